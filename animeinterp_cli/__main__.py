@@ -1,0 +1,3 @@
+from animeinterp_cli.cli import main
+
+main()

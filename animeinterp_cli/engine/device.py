@@ -1,0 +1,85 @@
+"""The one place that decides device and precision.
+
+``--device auto`` takes CUDA when present, else the CPU. ``--precision auto`` takes fp16 on
+CUDA, bf16 on CPUs whose instruction set runs bf16 natively (AMX or AVX-512-BF16), and fp32
+otherwise. Flow coordinates and splat accumulation stay fp32 whatever is chosen (the models
+keep those islands in fp32 themselves).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from animeinterp_cli.errors import AnimeInterpError
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and in which precision the networks run."""
+
+    device: torch.device
+    precision: str  # "fp32" | "bf16" | "fp16"
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The autocast dtype, or None for plain fp32."""
+        return None if self.precision == "fp32" else _DTYPES[self.precision]
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Autocast context for the chosen precision (a no-op for fp32)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def describe(self) -> str:
+        return f"{self.device.type} {self.precision}"
+
+
+@lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU runs bf16 arithmetic natively (AMX or AVX-512-BF16)."""
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:  # older torch
+        capability = ""
+    if "AMX" in capability.upper():
+        return True
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_placement(device: str = "auto", precision: str = "auto") -> Placement:
+    """Turn the user's ``--device``/``--precision`` words into a :class:`Placement`."""
+    if device not in DEVICES:
+        raise AnimeInterpError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if precision not in PRECISIONS:
+        raise AnimeInterpError(
+            f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
+        )
+    if device == "cuda" and not torch.cuda.is_available():
+        raise AnimeInterpError("--device cuda was asked for, but no CUDA device is available")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if precision == "auto":
+        if dev.type == "cuda":
+            precision = "fp16"
+        elif cpu_has_native_bf16():
+            precision = "bf16"
+        else:
+            precision = "fp32"
+    if precision == "fp16" and dev.type == "cpu":
+        raise AnimeInterpError("fp16 is for CUDA; on the CPU use --precision bf16 or fp32")
+    return Placement(dev, precision)

@@ -1,0 +1,57 @@
+"""The interface every interpolation method implements.
+
+Images are (B, 3, H, W) float tensors, RGB in [0, 1]; ``t`` is a (B,) float tensor of times in
+(0, 1) (0 = ``img0``, 1 = ``img1``). Interpolation runs in two stages so that the expensive
+motion estimate of a pair is computed once and reused for every t the plan asks for:
+
+1. ``estimate(img0, img1)`` → a *motion* dict of batch-first tensors (flows, features, …);
+2. ``synthesize(img0, img1, motion, t)`` → the frames at times ``t``.
+
+Because every motion tensor is batch-first, a caller may ``index_select`` pairs out of a
+motion dict (see :func:`select_pairs`) to synthesise several t per pair in one batch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+Motion = dict[str, torch.Tensor]
+
+
+class FrameInterpolator(nn.Module):
+    """Base class: subclasses implement :meth:`estimate` and :meth:`synthesize`."""
+
+    #: frame height and width must be multiples of this (the engine pads, then crops back)
+    size_multiple: int = 1
+    #: short name shown to the user
+    method_name: str = "base"
+
+    def estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> Motion:
+        raise NotImplementedError
+
+    def synthesize(
+        self, img0: torch.Tensor, img1: torch.Tensor, motion: Motion, t: torch.Tensor
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.synthesize(img0, img1, self.estimate(img0, img1), t)
+
+
+def select_pairs(motion: Motion, index: torch.Tensor) -> Motion:
+    """The motion of the pairs at ``index`` (a 1-D long tensor), batch-first like the input."""
+    return {name: value.index_select(0, index.to(value.device)) for name, value in motion.items()}
+
+
+class LinearBlend(FrameInterpolator):
+    """The baseline every method must beat: (1 − t)·img0 + t·img1."""
+
+    method_name = "blend"
+
+    def estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> Motion:
+        return {}
+
+    def synthesize(self, img0, img1, motion, t):
+        t = t.to(img0.dtype).view(-1, 1, 1, 1)
+        return (1 - t) * img0 + t * img1
