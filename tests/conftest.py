@@ -1,0 +1,45 @@
+"""Shared fixtures: paths to the shared samples, a CPU placement, seeded randomness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SAMPLES = SHARED / "samples"
+
+
+@pytest.fixture
+def samples() -> Path:
+    """../shared/samples beside the checkout (tests that need it skip when it is absent)."""
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/samples is not beside this checkout")
+    return SAMPLES
+
+
+@pytest.fixture
+def cpu_fp32():
+    from animeinterp_cli.engine.device import resolve_placement
+
+    return resolve_placement("cpu", "fp32")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    torch.manual_seed(0)
+    return np.random.default_rng(0)
+
+
+def disc_frame(width: int, height: int, centre: tuple[float, float], radius: float = 8.0) -> np.ndarray:
+    """A flat orange disc with a dark outline on a light-blue background (H, W, 3) uint8."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    distance = np.hypot(xs - centre[0], ys - centre[1])
+    image = np.empty((height, width, 3), np.uint8)
+    image[:] = (170, 200, 235)
+    image[distance <= radius + 1.5] = (20, 20, 30)
+    image[distance <= radius] = (240, 140, 40)
+    return image
