@@ -1,0 +1,136 @@
+"""AnimeInterp (CVPR 2021): RFR flows → forward splatting → GridNet, as a FrameInterpolator.
+
+Conventions: images (B, 3, H, W) RGB in [0, 1], H and W multiples of ``size_multiple`` (the
+engine pads); flows (B, 2, H, W), channel 0 = x, in pixels; ``t`` (B,) in (0, 1), 0 = img0.
+``estimate`` runs the flow network (both directions) and the feature extractor once per
+pair; ``synthesize`` splats and fuses once per t, so 4× costs one flow pass per pair.
+
+Precision: the caller may run both under ``torch.autocast``; flow coordinates, the
+correlation volume and lookup, and splat accumulation stay fp32 inside.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from models.checkpoint import CheckpointError, load_strict, read_checkpoint
+from models.config import AnimeInterpConfig
+from models.interpolator import FrameInterpolator, Motion
+from models.rfr import RFR
+from models.synthesis import FeatureExtractor, ForwardSplatting, GridNet, ImportanceMetric
+
+LEVELS = (1, 2, 3)
+
+
+class AnimeInterp(FrameInterpolator):
+    """The full network. Submodules ``flownet`` (RFR), ``feat_ext`` (feature extractor) and
+    ``synnet`` (GridNet) carry the official checkpoint's names; with ``splat="soft"`` an
+    ``importance`` metric is added (not in the official checkpoint)."""
+
+    method_name = "animeinterp"
+
+    def __init__(self, config: AnimeInterpConfig = AnimeInterpConfig.paper()) -> None:
+        super().__init__()
+        self.config = config
+        self.flownet = RFR(config.rfr)
+        self.feat_ext = FeatureExtractor(config.synthesis)
+        self.synnet = GridNet(config.synthesis)
+        self.splatting = ForwardSplatting(config.splat)
+        self.importance = ImportanceMetric(config.importance_scale) if config.splat == "soft" else None
+        #: GridNet's two stride-2 levels must line up with its upsampled maps
+        self.size_multiple = 4
+
+    def _check_pair(self, img0: torch.Tensor, img1: torch.Tensor) -> None:
+        if img0.dim() != 4 or img0.shape[1] != 3 or img0.shape != img1.shape:
+            raise ValueError(
+                f"expected two (B, 3, H, W) frames of one shape, got {tuple(img0.shape)} and {tuple(img1.shape)}"
+            )
+        height, width = img0.shape[-2:]
+        if height % self.size_multiple or width % self.size_multiple:
+            raise ValueError(
+                f"frame size {width}x{height} is not a multiple of {self.size_multiple}; pad it first"
+            )
+
+    def estimate(
+        self,
+        img0: torch.Tensor,
+        img1: torch.Tensor,
+        init01: torch.Tensor | None = None,
+        init10: torch.Tensor | None = None,
+    ) -> Motion:
+        """Flows and feature pyramids of a batch of pairs (batch-first tensors).
+
+        ``init01``/``init10``: the SGM flows (B, 2, H', W') in pixels of their own size
+        (None = zero). Returns "flow01", "flow10" (B, 2, H, W) fp32 and "features{i}_{l}"
+        (frame i ∈ {0, 1}, level l ∈ {1, 2, 3}); with softmax splatting also "metric0",
+        "metric1" (B, 1, H, W).
+        """
+        self._check_pair(img0, img1)
+        batch, _, height, width = img0.shape
+        normalised = torch.cat((img0, img1)) * 2 - 1  # the networks see [−1, 1]
+        pyramid = self.feat_ext(normalised)
+        flow01, flow10 = self.flownet(
+            normalised[:batch], normalised[batch:], init01, init10,
+            scale=self.config.resolve_flow_scale(height, width),
+        )
+        motion = {"flow01": flow01, "flow10": flow10}
+        for level, features in zip(LEVELS, pyramid):
+            motion[f"features0_{level}"], motion[f"features1_{level}"] = features[:batch], features[batch:]
+        if self.importance is not None:
+            motion["metric0"] = self.importance(img0, img1, flow01)
+            motion["metric1"] = self.importance(img1, img0, flow10)
+        return motion
+
+    def synthesize(self, img0: torch.Tensor, img1: torch.Tensor, motion: Motion, t: torch.Tensor) -> torch.Tensor:
+        """The frames at times ``t`` (B,): (B, 3, H, W) fp32, clamped to [0, 1].
+
+        Each frame moves linearly along its flow: frame 0 by t·F01, frame 1 by (1 − t)·F10.
+        """
+        self._check_pair(img0, img1)
+        t = t.to(device=img0.device, dtype=torch.float32).view(-1, 1, 1, 1)
+        if t.shape[0] != img0.shape[0]:
+            raise ValueError(f"need one t per pair: {t.shape[0]} values for {img0.shape[0]} pairs")
+        splatted = [
+            self.splatting(
+                image,
+                tuple(motion[f"features{i}_{level}"] for level in LEVELS),
+                scale * motion[f"flow{i}{1 - i}"],
+                motion.get(f"metric{i}"),
+            )
+            for i, (image, scale) in enumerate(((img0, t), (img1, 1 - t)))
+        ]
+        (image0, features0), (image1, features1) = splatted
+        frame = self.synnet(
+            torch.cat((image0, image1), dim=1),
+            *(torch.cat(pair, dim=1) for pair in zip(features0, features1)),
+        )
+        return frame.float().clamp(0, 1)
+
+    def forward(self, img0, img1, init01=None, init10=None, t=None) -> dict[str, torch.Tensor]:
+        """Both stages at once: {"frame", "flow01", "flow10"}; ``t`` defaults to 0.5."""
+        motion = self.estimate(img0, img1, init01, init10)
+        if t is None:
+            t = torch.full((img0.shape[0],), 0.5, device=img0.device)
+        frame = self.synthesize(img0, img1, motion, t)
+        return {"frame": frame, "flow01": motion["flow01"], "flow10": motion["flow10"]}
+
+
+def load_animeinterp(path: str | Path, config: AnimeInterpConfig | None = None) -> AnimeInterp:
+    """An AnimeInterp with the weights of ``path``, loaded strictly, in eval mode.
+
+    The configuration is ``config`` if given, else the one stored in the file (our own
+    checkpoints), else the paper's (the official ``anime_interp_full.ckpt``). Raises
+    :class:`models.checkpoint.CheckpointError` naming what does not match.
+    """
+    checkpoint = read_checkpoint(path)
+    if config is None and checkpoint.config is not None:
+        try:
+            config = AnimeInterpConfig.from_dict(checkpoint.config)
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"checkpoint {path} has an invalid config: {error}") from None
+    config = config or AnimeInterpConfig.paper()
+    model = AnimeInterp(config)
+    load_strict(model, checkpoint.state_dict)
+    return model.eval()

@@ -1,0 +1,171 @@
+"""Configuration of the AnimeInterp network: one frozen dataclass per model stage.
+
+The defaults are the paper's / released checkpoint's values (``AnimeInterpConfig.paper()``);
+``AnimeInterpConfig.tiny()`` keeps the same structure with small widths for fast tests (it
+cannot load the official checkpoint). Constraints are checked in ``__post_init__`` and raise
+``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+SPLAT_METHODS = ("avg", "soft")
+
+
+def _check_positive(owner: object, *names: str) -> None:
+    for name in names:
+        value = getattr(owner, name)
+        values = value if isinstance(value, tuple) else (value,)
+        if not values or any(not isinstance(v, int) or v <= 0 for v in values):
+            raise ValueError(f"{type(owner).__name__}.{name} must be positive integers, got {value!r}")
+
+
+@dataclass(frozen=True)
+class RFRConfig:
+    """Recurrent Flow Refinement (RAFT-style, spec §3).
+
+    ``feature_dim`` is the encoder's output width; the same encoder also gives the GRU's
+    initial hidden state and context (its output split as ``hidden_dim`` + ``context_dim``,
+    so the two must add up to ``feature_dim``). The correlation pyramid has ``corr_levels``
+    levels, each looked up in a (2·``corr_radius``+1)² window.
+
+    Faithful quirks of the released code (keep them to reproduce the checkpoint):
+    ``double_add_init``: the initial flow is added once more before the first lookup (§3.2.4);
+    ``use_error_attention``: the error-attention mask on the initial flow is computed and
+    applied (the release computes and discards it, §3.2.3).
+    """
+
+    iters: int = 12
+    corr_levels: int = 4
+    corr_radius: int = 4
+    feature_dim: int = 256
+    hidden_dim: int = 128
+    context_dim: int = 128
+    #: widths of the encoder's three residual stages (1/2, 1/4, 1/8 resolution)
+    encoder_dims: tuple[int, int, int] = (64, 96, 128)
+    #: motion encoder: correlation branch, flow branch, and its output (incl. the 2 flow channels)
+    corr_encoder_dims: tuple[int, int] = (256, 192)
+    flow_encoder_dims: tuple[int, int] = (128, 64)
+    motion_dim: int = 128
+    #: hidden width of the flow head and of the upsampling-mask head
+    head_dim: int = 256
+    #: hidden width of the (error) attention network on the initial flow
+    attention_dim: int = 32
+    double_add_init: bool = True
+    use_error_attention: bool = False
+
+    def __post_init__(self) -> None:
+        _check_positive(
+            self, "iters", "corr_levels", "corr_radius", "feature_dim", "hidden_dim",
+            "context_dim", "encoder_dims", "corr_encoder_dims", "flow_encoder_dims",
+            "head_dim", "attention_dim",
+        )
+        if self.hidden_dim + self.context_dim != self.feature_dim:
+            raise ValueError(
+                f"RFRConfig: hidden_dim + context_dim ({self.hidden_dim} + {self.context_dim}) "
+                f"must equal feature_dim ({self.feature_dim}): both come from one encoder output"
+            )
+        if self.motion_dim <= 2:
+            raise ValueError("RFRConfig.motion_dim must exceed 2 (it includes the 2 flow channels)")
+
+    @property
+    def corr_channels(self) -> int:
+        """Channels of one correlation lookup: levels × (2·radius + 1)²."""
+        return self.corr_levels * (2 * self.corr_radius + 1) ** 2
+
+    @property
+    def min_grid_size(self) -> int:
+        """Smallest 1/8-resolution grid side the correlation pyramid can pool down."""
+        return 2 ** (self.corr_levels - 1)
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """Feature extractor (spec §2.2) and GridNet (§2.7) widths.
+
+    ``feature_dims`` are the three pyramid levels' widths (full, 1/2, 1/4 resolution);
+    ``grid_dims`` the widths of GridNet's three rows at the same resolutions.
+    """
+
+    feature_dims: tuple[int, int, int] = (32, 64, 96)
+    grid_dims: tuple[int, int, int] = (32, 64, 96)
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "feature_dims", "grid_dims")
+        if len(self.feature_dims) != 3 or len(self.grid_dims) != 3:
+            raise ValueError("SynthesisConfig: feature_dims and grid_dims need exactly 3 levels")
+
+
+@dataclass(frozen=True)
+class AnimeInterpConfig:
+    """The whole network.
+
+    ``splat``: ``"avg"`` (average splatting, faithful to the release) or ``"soft"`` (softmax
+    splatting whose importance metric is −``importance_scale``·(photometric error), the
+    scale learnable). ``flow_scale``: the RFR runs on the frames resized by this factor;
+    ``None`` = automatic: 1 up to ``auto_flow_pixels`` (960×540), smaller above, so that the
+    flow networks never see more than about that many pixels (1080p → 0.5, 4K → 0.25).
+    """
+
+    rfr: RFRConfig = field(default_factory=RFRConfig)
+    synthesis: SynthesisConfig = field(default_factory=SynthesisConfig)
+    splat: str = "avg"
+    flow_scale: float | None = None
+    importance_scale: float = 20.0
+    auto_flow_pixels: int = 960 * 540
+
+    def __post_init__(self) -> None:
+        if self.splat not in SPLAT_METHODS:
+            raise ValueError(f"AnimeInterpConfig.splat must be one of {SPLAT_METHODS}, got {self.splat!r}")
+        if self.flow_scale is not None and not (0 < self.flow_scale <= 1):
+            raise ValueError(f"AnimeInterpConfig.flow_scale must be in (0, 1] or None, got {self.flow_scale!r}")
+        if self.auto_flow_pixels <= 0:
+            raise ValueError("AnimeInterpConfig.auto_flow_pixels must be positive")
+
+    @classmethod
+    def paper(cls) -> AnimeInterpConfig:
+        """The configuration of the official ``anime_interp_full.ckpt``."""
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> AnimeInterpConfig:
+        """Small widths and 2 iterations for fast tests (not checkpoint compatible)."""
+        return cls(
+            rfr=RFRConfig(
+                iters=2, corr_levels=2, corr_radius=2, feature_dim=24, hidden_dim=12,
+                context_dim=12, encoder_dims=(8, 12, 16), corr_encoder_dims=(16, 12),
+                flow_encoder_dims=(8, 6), motion_dim=12, head_dim=16, attention_dim=4,
+            ),
+            synthesis=SynthesisConfig(feature_dims=(4, 6, 8), grid_dims=(4, 6, 8)),
+        )
+
+    def resolve_flow_scale(self, height: int, width: int) -> float:
+        """The factor the RFR's input is resized by for frames of ``height`` × ``width``."""
+        if self.flow_scale is not None:
+            return self.flow_scale
+        return min(1.0, math.sqrt(self.auto_flow_pixels / (height * width)))
+
+    def to_dict(self) -> dict:
+        """A plain dict (stored next to our own weights) that :meth:`from_dict` reads back."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AnimeInterpConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them."""
+
+        def build(kind, values: dict, nested: tuple[str, ...] = ()):
+            known = {f.name for f in fields(kind)}
+            unknown = sorted(set(values) - known)
+            if unknown:
+                raise ValueError(f"unknown {kind.__name__} keys: {', '.join(unknown)}")
+            return kind(**{
+                k: v if k in nested else tuple(v) if isinstance(v, list) else v
+                for k, v in values.items()
+            })
+
+        data = dict(data)
+        data["rfr"] = build(RFRConfig, data.get("rfr", {}))
+        data["synthesis"] = build(SynthesisConfig, data.get("synthesis", {}))
+        return build(cls, data, nested=("rfr", "synthesis"))
