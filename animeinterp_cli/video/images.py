@@ -1,0 +1,74 @@
+"""Image sequences: listing, reading and writing frames as files (for ``animeinterp frames``).
+
+Images are H×W×3 RGB ``uint8`` arrays, like 8-bit video frames. Files are read and written
+through byte buffers (``np.fromfile`` + ``cv2.imdecode``) so that any path the OS accepts
+works, whatever its characters.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from animeinterp_cli.errors import InputError, OutputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders runs of digits by value: ``frame2`` before ``frame10``."""
+    return tuple(
+        (0, int(part), part) if part.isdigit() else (1, 0, part.casefold())
+        for part in re.split(r"(\d+)", name)
+        if part
+    )
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The image files directly in ``folder`` (suffix case ignored), in natural order.
+
+    Hidden files (names starting with '.') are skipped. Raises :class:`InputError` when the
+    folder is missing, is not a folder, or holds no image.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise InputError(f"input folder not found: {folder}")
+    if not folder.is_dir():
+        raise InputError(f"input is not a folder: {folder}")
+    images = [
+        path
+        for path in folder.iterdir()
+        if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
+    ]
+    if not images:
+        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return sorted(images, key=lambda path: natural_key(path.name))
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image as H×W×3 RGB uint8 (grey is expanded, alpha dropped, 16-bit scaled down)."""
+    path = Path(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise InputError(f"cannot read image {path}: {error.strerror}") from error
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise InputError(f"cannot read image {path}: not a readable image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Write an H×W×3 RGB uint8 (or uint16) image as a lossless PNG."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected an H×W×3 uint8 or uint16 RGB image, got {image.shape} {image.dtype}")
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OutputError(f"cannot encode {path} as PNG")
+    try:
+        encoded.tofile(Path(path))
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror}") from error
