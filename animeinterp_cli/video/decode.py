@@ -89,10 +89,12 @@ def probe_video(path: str | Path) -> VideoInfo:
     try:
         stream = _video_stream(container, path)
         first = _first_frame(container, stream, path)
+        if first is None:
+            raise DecodeError(f"{path} has no video frames")
         codec_context = stream.codec_context
-        pix_fmt = codec_context.pix_fmt or (first.format.name if first is not None else "")
+        pix_fmt = codec_context.pix_fmt or first.format.name
         time_base = stream.time_base or Fraction(1, 1)
-        frame_rate = _nominal_rate(stream)
+        frame_rate = _nominal_rate(stream, timestamped=first.pts is not None)
         duration = _duration(container, stream, time_base)
         frame_count = stream.frames or None
         if frame_count is None and duration is not None:
@@ -194,10 +196,12 @@ def _decode(container: av.container.InputContainer, stream: av.VideoStream) -> I
     try:
         stream.thread_type = "AUTO"  # frame-parallel decoding inside FFmpeg as well
         time_base = stream.time_base or Fraction(1, 1)
-        step = 1 / _nominal_rate(stream)
+        step = Fraction(0)  # one nominal frame interval, known from the first frame
         origin: Fraction | None = None  # pts*time_base of time 0
         previous: Fraction | None = None
         for index, picture in enumerate(container.decode(stream)):
+            if index == 0:
+                step = 1 / _nominal_rate(stream, timestamped=picture.pts is not None)
             expected = Fraction(0) if previous is None else previous + step
             time = expected
             if picture.pts is not None:
@@ -250,8 +254,13 @@ def _first_frame(
         raise DecodeError(f"{path}: decoding failed at frame 0: {_reason(error)}") from error
 
 
-def _nominal_rate(stream: av.VideoStream) -> Fraction:
-    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+def _nominal_rate(stream: av.VideoStream, *, timestamped: bool = True) -> Fraction:
+    """The stream's average rate; for streams without timestamps (raw H.264…), whose
+    "average" is a demuxer default, the rate the codec declares comes first."""
+    rates = (stream.average_rate, stream.guessed_rate, stream.base_rate)
+    if not timestamped:
+        rates = (stream.guessed_rate, stream.average_rate, stream.base_rate)
+    for rate in rates:
         if rate:
             return Fraction(rate)
     return FALLBACK_FRAME_RATE
@@ -290,8 +299,8 @@ def _bit_depth(pix_fmt: str) -> int:
         return 8
 
 
-def _rotation(stream: av.VideoStream, first: av.VideoFrame | None) -> int:
-    if first is not None and first.rotation:
+def _rotation(stream: av.VideoStream, first: av.VideoFrame) -> int:
+    if first.rotation:
         return int(round(first.rotation)) % 360
     # Files written by old muxers carry the rotation as a clockwise 'rotate' tag instead.
     tag = stream.metadata.get("rotate")
