@@ -20,7 +20,9 @@ hold_score — the *changed-pixel share*, in [0, 1]
     pixels) the held pairs score at most 0.00014 (one pixel) and the smallest real change,
     a mouth opening in a medium shot, scores 0.0022. ``hold_threshold`` (0.0007, about five
     thumbnail pixels) sits between the two, so a few stray pixels — a compression artefact,
-    a speck — do not make a held drawing "new".
+    a speck — do not make a held drawing "new". Generated flat-colour clips stay right
+    through libx264 up to crf 40 (crf 35 with film grain); beyond that the encoder redraws
+    whole blocks of held frames, which no threshold can tell from a small real change.
 
 cut_score — in [0, 1], min(colour distance, layout distance)
     *Colour distance*: the total-variation distance between the two thumbnails' joint RGB
@@ -31,16 +33,18 @@ cut_score — in [0, 1], min(colour distance, layout distance)
     ignores any global brightness or contrast change, so a flash — a frame brightened (or
     darkened) as a whole — keeps a low layout distance.
     A cut has to change both the colours and the layout, hence the minimum: large motion
-    keeps the colours, a flash keeps the layout. (A flash that washes a frame out to flat
-    white has no layout left to compare; it counts as a cut, and holding across it is the
-    safe choice.) A frame size change mid-stream also counts as a cut.
+    keeps the colours, a flash keeps the layout. Flashes are recognised this way, frame by
+    frame, with no look-ahead for the flash to end. Where that fails — a flash during fast
+    motion, a flash that washes the frame out to flat white (no layout left to compare) —
+    the pair counts as a cut, and the planner then holds a frame: the safe failure. A
+    frame size change mid-stream is a cut too (frames of two sizes cannot be interpolated).
 
 Defaults tuned on the shared samples (96 px thumbnails): the cut of ``onepiece_demo.mp4``
-(frames 99→100, two shots of the same character with similar palettes) scores 0.35; no
-other pair of that clip or of ``bbb_vfi_test_360p.mp4`` scores above 0.05; frame1→frame3 of
-the twelve sample triplets, including 100–360 px motion, score at most 0.09. The default
-``scene_threshold`` of 0.2 sits between them; raise it if motion is taken for cuts, lower
-it if a cut between similar-looking shots is missed.
+(frames 99→100, two shots of the same character with similar palettes) scores 0.35; every
+other pair of that clip scores at most 0.08 (a fast head turn), of ``bbb_vfi_test_360p.mp4``
+at most 0.01; frame1→frame3 of the twelve sample triplets, including 100–360 px motion,
+score at most 0.08. The default ``scene_threshold`` of 0.2 sits between them; raise it if
+motion is taken for cuts, lower it if a cut between similar-looking shots is missed.
 """
 
 from __future__ import annotations
@@ -145,6 +149,7 @@ def layout_distance(signature_a: np.ndarray | None, signature_b: np.ndarray | No
 class _FrameSummary:
     """What the detector keeps of the previous frame."""
 
+    shape: tuple[int, ...]
     digest: bytes
     thumb: np.ndarray
     histogram: np.ndarray
@@ -168,7 +173,7 @@ class Detector:
         previous, self._previous = self._previous, current
         if previous is None:
             return None
-        if previous.thumb.shape != current.thumb.shape:  # resolution changed mid-stream
+        if previous.shape != current.shape:  # resolution changed mid-stream: nothing to interpolate
             return PairScores(identical=False, hold=False, cut=True, hold_score=1.0, cut_score=1.0)
         config = self.config
         hold_score = changed_share(previous.thumb, current.thumb, config.change_level)
@@ -193,6 +198,7 @@ class Detector:
         hasher.update(image.data)
         thumb = thumbnail(image, self.config.thumb_width)
         return _FrameSummary(
+            shape=image.shape,
             digest=hasher.digest(),
             thumb=thumb,
             histogram=colour_histogram(thumb, self.config.histogram_bins),
