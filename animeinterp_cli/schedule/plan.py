@@ -156,28 +156,32 @@ def output_times(times: Sequence[Fraction], target: Target, end_time: Fraction |
     return [times[0] + k * step for k in range(count)]
 
 
-def keyframes(scores: Sequence[PairFlags], dedup: bool, max_hold: int) -> tuple[list[int], set[int]]:
-    """The keyframe indices, and the subset that starts a still (a pause longer than ``max_hold``).
+def drawing_spans(
+    scores: Sequence[PairFlags], *, dedup: bool = True, max_hold: int = DEFAULT_MAX_HOLD
+) -> list[tuple[int, int] | None]:
+    """For each input frame k: the keyframes (a, b) whose in-betweens fill [T_k, T_k+1), or
+    None where the output stays still (a pause, the last drawing before a cut or the end).
 
-    A pair counts as the same drawing when ``hold`` or ``identical`` is set and it is no cut.
+    A pair shows the same drawing when ``hold`` or ``identical`` is set and it is no cut.
     """
+    if max_hold < 1:
+        raise ValueError(f"max_hold must be at least 1, got {max_hold}")
     count = len(scores) + 1
     if not dedup:
-        return list(range(count)), set()
-    keys: list[int] = []
-    still_starts: set[int] = set()
-    start = 0
-    for index in range(1, count + 1):
-        pair = scores[index - 1] if index < count else None
-        if pair is not None and (pair.hold or pair.identical) and not pair.cut:
-            continue  # same drawing: the run goes on
-        run_end = index - 1  # frames start..run_end show one drawing
-        keys.append(start)
-        if run_end - start + 1 > max_hold:
-            still_starts.add(start)
-            keys.append(run_end)
-        start = index
-    return keys, still_starts
+        return [None if k == count - 1 or scores[k].cut else (k, k + 1) for k in range(count)]
+    # runs of frames showing one drawing: [start, stop)
+    starts = [0] + [k + 1 for k, pair in enumerate(scores) if pair.cut or not (pair.hold or pair.identical)]
+    stops = [*starts[1:], count]
+    spans: list[tuple[int, int] | None] = []
+    for start, stop in zip(starts, stops):
+        ends_shot = stop == count or scores[stop - 1].cut
+        if ends_shot or stop - start > max_hold:
+            spans += [None] * (stop - start)  # still; a pause ...
+            if not ends_shot:  # ... after which motion resumes from its last frame
+                spans[-1] = (stop - 1, stop)
+        else:
+            spans += [(start, stop)] * (stop - start)
+    return spans
 
 
 def plan(
@@ -205,22 +209,20 @@ def plan(
         raise ValueError("frame times must be strictly increasing")
     if end_time is not None and end_time <= times[-1]:
         raise ValueError(f"end time {end_time} must be after the last frame time {times[-1]}")
-    if max_hold < 1:
-        raise ValueError(f"max_hold must be at least 1, got {max_hold}")
 
-    keys, still_starts = keyframes(scores, dedup, max_hold)
+    spans = drawing_spans(scores, dedup=dedup, max_hold=max_hold)
     actions: list[Action] = []
     for time in output_times(times, target, end_time):
         frame = bisect_right(times, time) - 1  # the input frame showing at this time
-        slot = bisect_right(keys, frame) - 1
-        a = keys[slot]
-        b = keys[slot + 1] if slot + 1 < len(keys) else None
-        moving = b is not None and a not in still_starts and not scores[b - 1].cut
-        if time == times[a] or (moving and scores[a].identical and b == a + 1):
-            reason = "original" if time == times[a] else "duplicate"
-            actions.append(Copy(time, a, reason))
-        elif moving:
-            actions.append(Synthesize(time, a, b, (time - times[a]) / (times[b] - times[a])))
-        else:
+        span = spans[frame]
+        if span is None:
             actions.append(Copy(time, frame, "original" if time == times[frame] else "hold"))
+            continue
+        a, b = span
+        if time == times[a]:
+            actions.append(Copy(time, a, "original"))
+        elif b == a + 1 and scores[a].identical:
+            actions.append(Copy(time, a, "duplicate"))
+        else:
+            actions.append(Synthesize(time, a, b, (time - times[a]) / (times[b] - times[a])))
     return actions

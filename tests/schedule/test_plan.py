@@ -14,7 +14,7 @@ from fractions import Fraction
 import pytest
 
 from animeinterp_cli.schedule.detect import PairScores
-from animeinterp_cli.schedule.plan import Copy, Synthesize, Target, parse_rate, plan
+from animeinterp_cli.schedule.plan import Copy, Synthesize, Target, drawing_spans, parse_rate, plan
 
 RATE_24 = Fraction(24)
 
@@ -237,6 +237,20 @@ def test_no_dedup_shows_every_input_frame_at_its_time():
     actions = plan(times_at(RATE_24, count), scores_for(cadence), Target(factor=3), end_time=None, dedup=False)
     originals = [a.source for a in actions if isinstance(a, Copy) and a.reason == "original"]
     assert originals == list(range(count))
+
+
+@pytest.mark.parametrize(
+    ("cadence", "dedup", "spans"),
+    [
+        ("AABBBC", True, [(0, 2), (0, 2), (2, 5), (2, 5), (2, 5), None]),
+        ("ABBBBBC", True, [(0, 1), None, None, None, None, (5, 6), None]),
+        ("AB|BC", True, [(0, 1), None, (2, 3), None]),
+        ("AAB", False, [(0, 1), (1, 2), None]),
+        ("A|B", False, [None, None]),
+    ],
+)
+def test_drawing_spans(cadence, dedup, spans):
+    assert drawing_spans(scores_for(cadence), dedup=dedup) == spans
 
 
 # ---- bad input -------------------------------------------------------------------------
