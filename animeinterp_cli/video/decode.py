@@ -25,12 +25,21 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation
 
 from animeinterp_cli.errors import DecodeError, InputError
 from animeinterp_cli.video.prefetch import BackgroundIterator
 
 # Used only when a file declares no frame rate at all; the common rate of anime.
 FALLBACK_FRAME_RATE = Fraction(24000, 1001)
+
+# swscale's default YUV→RGB path to rgb24 is fast but biased: flat colours come back about
+# 2 levels darker, and again on every pass through the tool. Accurate rounding with full
+# chroma interpolation removes the bias for a few ms per frame, in the decoding thread.
+# Full chroma interpolation to rgb48 is broken in swscale (it saturates a channel), and the
+# deep path is unbiased without it.
+_YUV_TO_RGB24 = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+_YUV_TO_RGB48 = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             time_base=time_base,
             duration=duration,
             frame_count=frame_count,
-            codec=codec_context.name,
+            codec=codec_context.codec.canonical_name,
             pix_fmt=pix_fmt,
             bit_depth=_bit_depth(pix_fmt),
             rotation=_rotation(stream, first),
@@ -219,7 +228,9 @@ def _decode(container: av.container.InputContainer, stream: av.VideoStream) -> I
 def _to_rgb(picture: av.VideoFrame) -> np.ndarray:
     """H×W×3 RGB: uint8 for 8-bit pictures, uint16 (rgb48, 0..65535) for deeper ones."""
     deep = _bit_depth(picture.format.name) > 8
-    return picture.to_ndarray(format="rgb48le" if deep else "rgb24")
+    if deep:
+        return picture.to_ndarray(format="rgb48le", interpolation=_YUV_TO_RGB48)
+    return picture.to_ndarray(format="rgb24", interpolation=_YUV_TO_RGB24)
 
 
 def _open(path: Path) -> av.container.InputContainer:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation
 
 from animeinterp_cli.errors import EncodeError
 from animeinterp_cli.video.decode import VideoInfo, _reason
@@ -49,6 +50,9 @@ _SVT_PRESETS = {
 # Colour matrices swscale converts with (AVColorSpace values); others fall back to BT.601.
 _SWSCALE_MATRICES = {1, 4, 5, 6, 7, 9, 10}
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+# Chroma is averaged over each 2×2 block (area) with accurate rounding: unbiased colours,
+# the counterpart of decode's YUV→RGB settings.
+_RGB_TO_YUV = Interpolation.AREA | Interpolation.ACCURATE_RND
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,10 @@ class VideoWriter:
         matrix = self._color.matrix if self._color.matrix in _SWSCALE_MATRICES else None
         full_range = self._color.range == _FULL_RANGE
         picture = picture.reformat(
-            format=self.pix_fmt, dst_colorspace=matrix, dst_color_range=_FULL_RANGE if full_range else None
+            format=self.pix_fmt,
+            dst_colorspace=matrix,
+            dst_color_range=_FULL_RANGE if full_range else None,
+            interpolation=_RGB_TO_YUV,
         )
         picture.colorspace = self._color.matrix
         picture.color_range = self._color.range
