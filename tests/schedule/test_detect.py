@@ -1,5 +1,5 @@
 """Detector tests: generated cartoon frames (through a real lossy encoder), flashes, large
-motion, cuts; and the real sample clip and triplets."""
+motion, cuts; and the large-motion sample triplets (the real clip: test_sample_clip.py)."""
 
 from __future__ import annotations
 
@@ -223,22 +223,6 @@ def test_config_rejects(options, message):
 
 
 # ---- real samples ------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_onepiece_demo_cut_threes_and_still_end(samples):
-    with av.open(str(samples / "clips" / "onepiece_demo.mp4")) as container:
-        scores = pair_scores([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
-    assert len(scores) == 180
-    assert [i for i, pair in enumerate(scores) if pair.cut] == [99]  # the cut: frame 99 → 100
-    changes = [i for i, pair in enumerate(scores) if not pair.hold]
-    # animated on threes: most drawings are held for exactly three frames
-    steps = np.diff(changes)
-    assert np.mean(steps == 3) > 0.75
-    assert 40 <= len(changes) <= 60
-    # the end is a still: nothing changes after the subtitle line changes at 163 → 164
-    assert changes[-1] == 163
-    assert all(pair.hold for pair in scores[164:])
 
 
 @pytest.mark.slow
