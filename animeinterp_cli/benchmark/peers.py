@@ -36,6 +36,7 @@ _MINTERPOLATE_FILTER = (
     "minterpolate=fps=2:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none,"
     "format=rgb24,select=eq(n\\,3)"
 )
+_MINTERPOLATE_MIN_SIDE = 32  # smaller frames make the filter emit nothing
 
 
 def build_peer(name: str) -> FrameInterpolator:
@@ -73,6 +74,9 @@ class Minterpolate(FrameInterpolator):
     def middle(self, frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
         """The middle frame of two (H, W, 3) uint8 RGB frames, uint8 RGB."""
         height, width = frame0.shape[:2]
+        if min(height, width) < _MINTERPOLATE_MIN_SIDE:
+            pad = ((0, max(_MINTERPOLATE_MIN_SIDE - height, 0)), (0, max(_MINTERPOLATE_MIN_SIDE - width, 0)), (0, 0))
+            return self.middle(np.pad(frame0, pad, mode="edge"), np.pad(frame1, pad, mode="edge"))[:height, :width]
         command = [
             self.ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", "1", "-i", "pipe:0",
