@@ -19,12 +19,16 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def natural_key(name: str) -> tuple:
-    """Sort key that orders runs of digits by value: ``frame2`` before ``frame10``."""
-    return tuple(
-        (0, int(part), part) if part.isdigit() else (1, 0, part.casefold())
+    """Sort key that orders runs of digits by value: ``frame2`` before ``frame10``.
+
+    Letters compare without case; names equal that way are ordered by their exact text.
+    """
+    parts = tuple(
+        (0, int(part)) if part.isdigit() else (1, part.casefold())
         for part in re.split(r"(\d+)", name)
         if part
     )
+    return parts, name
 
 
 def list_images(folder: Path) -> list[Path]:

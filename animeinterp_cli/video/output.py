@@ -48,7 +48,7 @@ def atomic_output_dir(target: Path, *, overwrite: bool, input_path: Path | None 
 
     An existing non-empty ``target`` folder is an error without ``overwrite``, and is replaced
     as a whole with it (the old folder is deleted only after the new one is in place).
-    ``input_path`` is the input folder: writing into it is refused.
+    ``input_path`` is the input folder: a target that is it, or holds it, is refused.
     """
     target = Path(target)
     if target.exists() and target.is_dir() and not any(target.iterdir()):
@@ -56,6 +56,9 @@ def atomic_output_dir(target: Path, *, overwrite: bool, input_path: Path | None 
     _check_target(target, overwrite=overwrite, input_path=input_path)
     if target.exists() and not target.is_dir():
         raise OutputError(f"output exists and is not a folder: {target}")
+    if input_path is not None and target.resolve() in Path(input_path).resolve().parents:
+        # Replacing the output folder would delete the input inside it.
+        raise OutputError(f"output folder contains the input: {target}")
     temporary = _make_hidden_dir(target, "partial")
     try:
         yield temporary
