@@ -12,8 +12,9 @@ Conventions:
   encoder writes it back as metadata, so the pixels stay in coded orientation end to end.
 * A file that simply ends early (a download cut short) yields the frames it holds and then
   stops: that is a clean, shorter read, and ``VideoInfo.frame_count`` may then exceed the
-  number of frames read. A failure inside the decoder becomes a one-line :class:`DecodeError`
-  naming the file and the frame index where it happened.
+  number of frames read. (An mp4 whose index sits at its end loses that index when cut, and
+  is refused at opening as "not a video file".) A failure inside the decoder becomes a
+  one-line :class:`DecodeError` naming the file and the frame index where it happened.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class FrameReader(Iterator[Frame]):
         except StopIteration:
             raise
         except Exception as error:  # FFmpeg's or our conversion's: the same one-line message
-            reason = _reason(error) if isinstance(error, av.FFmpegError) else str(error)
+            reason = ffmpeg_reason(error) if isinstance(error, av.FFmpegError) else str(error)
             raise DecodeError(
                 f"{self._path}: decoding failed at frame {self._delivered}: {reason}"
             ) from error
@@ -243,7 +244,7 @@ def _open(path: Path) -> av.container.InputContainer:
     except PermissionError as error:
         raise InputError(f"cannot read input: {path} ({error.strerror})") from error
     except av.FFmpegError as error:
-        raise DecodeError(f"{path} is not a video file ({_reason(error)})") from error
+        raise DecodeError(f"{path} is not a video file ({ffmpeg_reason(error)})") from error
 
 
 def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
@@ -262,7 +263,7 @@ def _first_frame(
     try:
         return next(container.decode(stream), None)
     except av.FFmpegError as error:
-        raise DecodeError(f"{path}: decoding failed at frame 0: {_reason(error)}") from error
+        raise DecodeError(f"{path}: decoding failed at frame 0: {ffmpeg_reason(error)}") from error
 
 
 def _nominal_rate(stream: av.VideoStream, *, timestamped: bool = True) -> Fraction:
@@ -321,10 +322,10 @@ def _rotation(stream: av.VideoStream, first: av.VideoFrame) -> int:
         return 0
 
 
-def _reason(error: Exception) -> str:
+def ffmpeg_reason(error: Exception) -> str:
     """The human part of an FFmpeg error, without errno and the C function name."""
     reason = getattr(error, "strerror", None) or str(error)
     log = getattr(error, "log", None)  # (level, name, message) of FFmpeg's last log line
     if log and len(log) == 3 and log[2]:
         reason = f"{reason}: {log[2].strip()}"
-    return reason
+    return " ".join(reason.split())  # one line, whatever FFmpeg logged

@@ -37,7 +37,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 
 from animeinterp_cli.errors import EncodeError
-from animeinterp_cli.video.decode import VideoInfo, _reason
+from animeinterp_cli.video.decode import VideoInfo, ffmpeg_reason
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
 
@@ -47,8 +47,10 @@ _SVT_PRESETS = {
     "medium": 7, "slow": 5, "slower": 4, "veryslow": 2, "placebo": 0,
 }  # fmt: skip
 
-# Colour matrices swscale converts with (AVColorSpace values); others fall back to BT.601.
+# Colour matrices swscale converts with (AVColorSpace values). Any other (e.g. 0, "RGB",
+# of a GBR source) is converted with BT.601 and tagged unspecified, which means BT.601.
 _SWSCALE_MATRICES = {1, 4, 5, 6, 7, 9, 10}
+_UNSPECIFIED_MATRIX = 2
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 # Chroma is averaged over each 2×2 block (area) with accurate rounding: unbiased colours,
 # the counterpart of decode's YUV→RGB settings.
@@ -96,6 +98,7 @@ class VideoWriter:
         self._warn = warn or _ignore
         self._size = (source.width, source.height)
         self._color = source.color
+        self._matrix = source.color.matrix if source.color.matrix in _SWSCALE_MATRICES else _UNSPECIFIED_MATRIX
         format_name = _container_format(self.path)
         codec = _video_codec(options.codec)
         _check_codec_in_container(options.codec, codec, format_name, self.path.suffix)
@@ -113,20 +116,20 @@ class VideoWriter:
         self._copied: dict[int, av.stream.Stream] = {}  # source stream index → output stream
         self._pending: Iterator[av.Packet] = iter(())
         self._next_packet: av.Packet | None = None
+        self._origin = Fraction(0)  # source time of the first frame; moved by _open_copied_streams
         try:
             self._container = av.open(str(self.path), mode="w", format=format_name)
         except (OSError, av.FFmpegError) as error:
-            raise EncodeError(f"cannot write {self.path}: {_reason(error)}") from error
+            raise EncodeError(f"cannot write {self.path}: {ffmpeg_reason(error)}") from error
         try:
             self._video = self._add_video_stream(codec, options, source)
-            self._origin = Fraction(0)
             if copy_streams and (source.audio_streams or source.subtitle_streams):
                 self._open_copied_streams(source.path)
             self._container.start_encoding()  # opens the encoder, writes the header
         except BaseException as error:
             self._abort()
             if isinstance(error, av.FFmpegError):
-                raise EncodeError(f"cannot start encoding {self.path}: {_reason(error)}") from error
+                raise EncodeError(f"cannot start encoding {self.path}: {ffmpeg_reason(error)}") from error
             raise
 
     # -- set-up ---------------------------------------------------------------------------
@@ -145,7 +148,7 @@ class VideoWriter:
         context.framerate = self.rate
         context.color_primaries = source.color.primaries
         context.color_trc = source.color.transfer
-        context.colorspace = source.color.matrix
+        context.colorspace = self._matrix
         context.color_range = source.color.range
         if source.rotation:
             stream.set_display_rotation(source.rotation)
@@ -155,7 +158,7 @@ class VideoWriter:
         try:
             self._source = av.open(str(source_path), mode="r")
         except av.FFmpegError as error:
-            raise EncodeError(f"cannot read the audio of {source_path}: {_reason(error)}") from error
+            raise EncodeError(f"cannot read the audio of {source_path}: {ffmpeg_reason(error)}") from error
         video = self._source.streams.video[0] if self._source.streams.video else None
         if video is not None and video.start_time is not None and video.time_base:
             self._origin = video.start_time * video.time_base
@@ -179,6 +182,8 @@ class VideoWriter:
 
         Times must increase strictly; ``pts = round(time / time_base)`` must therefore too.
         """
+        if self._container is None:
+            raise ValueError(f"{self.path}: the writer is closed")
         width, height = self._size
         if image.shape != (height, width, 3) or image.dtype not in (np.uint8, np.uint16):
             raise ValueError(
@@ -191,15 +196,13 @@ class VideoWriter:
 
         rgb_format = "rgb48le" if image.dtype == np.uint16 else "rgb24"
         picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=rgb_format)
-        matrix = self._color.matrix if self._color.matrix in _SWSCALE_MATRICES else None
-        full_range = self._color.range == _FULL_RANGE
         picture = picture.reformat(
             format=self.pix_fmt,
-            dst_colorspace=matrix,
-            dst_color_range=_FULL_RANGE if full_range else None,
+            dst_colorspace=None if self._matrix == _UNSPECIFIED_MATRIX else self._matrix,
+            dst_color_range=_FULL_RANGE if self._color.range == _FULL_RANGE else None,
             interpolation=_RGB_TO_YUV,
         )
-        picture.colorspace = self._color.matrix
+        picture.colorspace = self._matrix
         picture.color_range = self._color.range
         picture.pts = pts
         picture.duration = self._frame_ticks  # lets the muxer end the last frame on time
@@ -209,7 +212,7 @@ class VideoWriter:
             self._container.mux(self._video.encode(picture))
         except av.FFmpegError as error:
             raise EncodeError(
-                f"{self.path}: encoding failed at frame {self._frames_written}: {_reason(error)}"
+                f"{self.path}: encoding failed at frame {self._frames_written}: {ffmpeg_reason(error)}"
             ) from error
         self._frames_written += 1
 
@@ -245,7 +248,7 @@ class VideoWriter:
             self._copy_packets_until(None)
             self._container.close()
         except av.FFmpegError as error:
-            raise EncodeError(f"{self.path}: finishing the file failed: {_reason(error)}") from error
+            raise EncodeError(f"{self.path}: finishing the file failed: {ffmpeg_reason(error)}") from error
         finally:
             self._abort()
 
