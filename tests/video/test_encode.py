@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from fractions import Fraction
 
 import av
@@ -234,3 +235,44 @@ def test_colours_do_not_drift_through_a_pass(tmp_path):
         writer.write(picture, Fraction(0))
     back = next(iter(read_frames(target))).image.astype(int)
     assert abs((back - picture.astype(int)).mean()) < 0.5
+
+
+class MuxSpy:
+    """Stands in for the writer's output container and records when audio gets muxed."""
+
+    def __init__(self, container):
+        self.container = container
+        self.audio_times = []
+
+    def mux(self, packets):
+        for packet in [packets] if isinstance(packets, av.Packet) else packets:
+            if packet.stream.type == "audio":
+                self.audio_times.append(packet.pts * packet.time_base)
+        self.container.mux(packets)
+
+    def __getattr__(self, name):
+        return getattr(self.container, name)
+
+
+def test_audio_is_copied_as_the_video_advances(tmp_path):
+    # Copying all audio at the end would make the muxer hold the whole video in memory.
+    source = make_clip(tmp_path / "long.mp4", frames=48, size=(64, 64))
+    info = probe_video(source)
+    audio_packet = Fraction(1024, 48000)
+    with VideoWriter(tmp_path / "out.mp4", info, info.frame_rate, FAST) as writer:
+        spy = writer._container = MuxSpy(writer._container)
+        for frame in read_frames(source):
+            writer.write(frame.image, frame.time)
+            assert frame.time - audio_packet < max(spy.audio_times) <= frame.time
+
+
+def test_audio_is_interleaved_with_the_video(tmp_path):
+    # Players stream an mp4 front to back: audio must sit beside the video of the same time,
+    # not in one block. In file order, no stream may run for more than a few packets.
+    source = make_clip(tmp_path / "long.mp4", frames=72, size=(64, 64))
+    target = tmp_path / "out.mp4"
+    write_doubled(source, target)
+    with av.open(str(target)) as container:
+        order = [kind for _, kind in sorted((p.pos, p.stream.type) for p in container.demux() if p.size)]
+    runs = [len(list(run)) for _, run in itertools.groupby(order)]
+    assert order.count("audio") > 50 and max(runs) <= 4
