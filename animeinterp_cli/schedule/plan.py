@@ -198,7 +198,8 @@ def plan(
     ``times[i]``: presentation time of input frame i (seconds, strictly increasing);
     ``scores[i]``: the flags of the pair (i, i+1); ``end_time``: end of the last frame, or
     None for an image sequence. Every :class:`Synthesize` has a < b, b − a <= ``max_hold``
-    (1 without dedup), 0 < t < 1, and no cut between a and b.
+    (1 without dedup), 0 < t < 1, and no cut between a and b; the in-betweens of one pair
+    are consecutive, so its flows are estimated once and reused for all its t.
     """
     times = [Fraction(time) for time in times]
     if not times:

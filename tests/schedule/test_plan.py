@@ -224,6 +224,10 @@ def test_invariants_on_random_cadences(seed):
         else:
             assert times[action.source] <= action.time
             assert (action.reason == "original") == (action.time == times[action.source])
+    # the in-betweens of one pair come in one block: its flows serve all its t at once
+    pairs = [(a.a, a.b) for a in actions if isinstance(a, Synthesize)]
+    blocks = [pair for k, pair in enumerate(pairs) if k == 0 or pair != pairs[k - 1]]
+    assert len(blocks) == len(set(blocks))
     # every input frame is shown bit-exact at its own time when the grid lands on it
     if target.factor is not None:
         originals = {a.source for a in actions if isinstance(a, Copy) and a.reason == "original"}
