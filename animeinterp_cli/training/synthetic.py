@@ -89,7 +89,7 @@ class Motion:
     timing: Timing = Timing()
 
     def pose(self, tau: float) -> tuple[np.ndarray, float]:
-        """(forward 2×3 affine matrix: deformed canvas point → screen point, deformation strength) at τ."""
+        """(2×3 affine matrix: canvas point relative to the anchor → screen point, strength) at τ."""
         p = self.timing.progress(tau)
         start, end = np.asarray(self.position0, np.float64), np.asarray(self.position1, np.float64)
         travel = end - start
@@ -119,6 +119,12 @@ class Layer:
     motion: Motion
     field: np.ndarray | None = None
     border: int = cv2.BORDER_CONSTANT
+
+    def pose(self, tau: float) -> tuple[np.ndarray, float]:
+        """(forward 2×3 affine matrix: deformed canvas point → screen point, deformation strength) at τ."""
+        matrix, strength = self.motion.pose(tau)
+        matrix[:, 2] -= matrix[:, :2] @ np.asarray(self.anchor, np.float64)  # the anchor lands on the position
+        return matrix, strength
 
     @property
     def field_reach(self) -> float:
@@ -197,7 +203,7 @@ def _layer_view(layer: Layer, tau: float, scene: Scene) -> tuple[Box, np.ndarray
     h, w = scene.size
     if layer.border != cv2.BORDER_CONSTANT:
         return (slice(0, h), slice(0, w)), _canvas_coords(layer, tau, scene._grid)
-    matrix, strength = layer.motion.pose(tau)
+    matrix, strength = layer.pose(tau)
     canvas_h, canvas_w = layer.rgba.shape[:2]
     # bilinear sampling reaches one pixel beyond the canvas' outer pixel centres
     corners = np.array([[-1, canvas_w, -1, canvas_w], [-1, -1, canvas_h, canvas_h]], np.float64)
@@ -214,7 +220,7 @@ def _layer_view(layer: Layer, tau: float, scene: Scene) -> tuple[Box, np.ndarray
 
 def _canvas_coords(layer: Layer, tau: float, screen: np.ndarray) -> np.ndarray:
     """The canvas point u (2, ...) that each screen point (2, ...) shows of ``layer`` at τ."""
-    matrix, strength = layer.motion.pose(tau)
+    matrix, strength = layer.pose(tau)
     inverse = cv2.invertAffineTransform(matrix).astype(np.float32)
     deformed = np.einsum("ij,j...->i...", inverse[:, :2], screen) + inverse[:, 2].reshape(2, *[1] * (screen.ndim - 1))
     if layer.field is None or strength == 0.0:
@@ -228,7 +234,7 @@ def _canvas_coords(layer: Layer, tau: float, screen: np.ndarray) -> np.ndarray:
 
 def _screen_coords(layer: Layer, tau: float, canvas: np.ndarray) -> np.ndarray:
     """Where canvas points u (2, ...) of ``layer`` are on screen at τ (the forward pose)."""
-    matrix, strength = layer.motion.pose(tau)
+    matrix, strength = layer.pose(tau)
     deformed = canvas
     if layer.field is not None and strength != 0.0:
         deformed = canvas + strength * _sample_field(layer.field, canvas)
@@ -465,24 +471,34 @@ def draw_shape(rng: np.random.Generator, outline: np.ndarray, canvas: tuple[int,
 
 
 def random_texture(rng: np.random.Generator, canvas: tuple[int, int]) -> np.ndarray:
-    """A multiplicative (h, w) float32 texture around 1: stripes, dots, checks or soft noise."""
+    """A multiplicative (h, w) float32 texture around 1: stripes, dots, checks or soft noise.
+
+    Pattern edges are about one pixel wide (anti-aliased), as a drawn texture would be.
+    """
     h, w = canvas
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     kind = rng.integers(4)
     period = rng.uniform(4, 16)
     contrast = rng.uniform(0.1, 0.35)
+
+    def soft_stripes(along: np.ndarray) -> np.ndarray:
+        # near a zero crossing sin(π·s/P)·P/π ≈ the distance to the edge in pixels
+        return np.clip(0.5 + np.sin(np.pi * along / period) * period / np.pi, 0, 1)
+
     if kind == 0:
         angle = rng.uniform(0, np.pi)
-        wave = np.sin(2 * np.pi * (np.cos(angle) * xs + np.sin(angle) * ys) / period) > 0
+        pattern = soft_stripes(np.cos(angle) * xs + np.sin(angle) * ys)
     elif kind == 1:
-        wave = np.hypot((xs % period) - period / 2, (ys % period) - period / 2) < period * rng.uniform(0.15, 0.35)
+        distance = np.hypot((xs % period) - period / 2, (ys % period) - period / 2)
+        pattern = np.clip(period * rng.uniform(0.15, 0.35) - distance + 0.5, 0, 1)
     elif kind == 2:
-        wave = ((xs // period) + (ys // period)) % 2 == 0
+        across, down = soft_stripes(xs), soft_stripes(ys)
+        pattern = across * down + (1 - across) * (1 - down)
     else:
         coarse = rng.normal(size=(max(2, int(h / period)), max(2, int(w / period)))).astype(np.float32)
         noise = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
         return 1 + contrast * np.clip(noise, -1.5, 1.5) / 1.5
-    return 1 + contrast * (wave.astype(np.float32) - 0.5)
+    return 1 + contrast * (pattern - 0.5)
 
 
 def random_background(rng: np.random.Generator, canvas: tuple[int, int]) -> np.ndarray:
