@@ -1,0 +1,219 @@
+"""Piece-wise flow from matched segments (spec §6.9), with one DIS call per direction.
+
+Flows are (2, H, W) float32 in pixels of the label maps, channel 0 = x; 0 where invalid.
+
+The original cuts, for each valid match (i → j), grey patches at both segments' bounding boxes
+(pixels outside the segment set to 0, dark segments brightened to 0.8·g + 40), centres them
+in a common canvas of max(h, 16) + 10 by max(w, 16) + 10 pixels, runs OpenCV DIS on the pair,
+keeps the result when the forward-splatted mask of i overlaps j by more than 80 %, and gives
+each pixel of i the flow (placement offset) + DIS. One DIS call per segment is what makes it
+slow, so here all segments share one DIS call per direction, in one of two layouts:
+
+- ``"aligned"`` (default): every matched segment j of frame 1 is pasted back by its placement
+  offset onto a canvas the size of the frame, so it lies over its partner i; DIS runs between
+  frame 0 (valid segments only, zero elsewhere) and that canvas. Cost: one frame-sized DIS.
+  Segments are not isolated from their neighbours as in the original, so DIS may smear a few
+  pixels across touching segments.
+- ``"mosaic"``: the original's per-pair canvases become tiles of two mosaics (shelf-packed,
+  8 px apart): isolated like the original, but the mosaic is typically 2–3 frames large.
+
+The consistency gate moves every pixel of i to its nearest landing pixel and counts the share
+that lands on j (the original splats bilinearly and counts landed pixels; the two agree up to
+the one-pixel rim of the splat). The offset added to DIS is the exact offset between the two
+patches' placements (the original's box-centre formula can be off by 0.5 px).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from models.sgm.config import SGMConfig
+from models.sgm.descriptors import SegmentStats
+
+_DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+MIN_PATCH = 16  # canvas side before the margin
+PATCH_MARGIN = 10  # canvas = max(size, MIN_PATCH) + this
+TILE_GAP = 8  # zero pixels between mosaic tiles, against DIS cross-talk
+DARK_MEAN = 20  # segments darker than this on average are brightened for DIS
+
+
+def valid_matches(
+    match: np.ndarray,
+    accepted: np.ndarray,
+    source: SegmentStats,
+    target: SegmentStats,
+    frame_size: tuple[int, int],
+    config: SGMConfig,
+) -> np.ndarray:
+    """(N_source,) bool: matches that may get a flow (rank sum, shift, area and size-ratio gates)."""
+    width, height = frame_size
+    area_source = source.areas.astype(np.float64)
+    area_target = np.maximum(target.areas[match], 1).astype(np.float64)
+    shift = np.hypot(*(target.centroids[match] - source.centroids).T)
+    ratio = np.maximum(area_source / area_target, area_target / np.maximum(area_source, 1))
+    return (
+        accepted
+        & (shift <= config.max_shift * config.scale)
+        & (area_source > config.min_segment_area * config.scale**2)
+        & (area_source < config.max_segment_fraction * width * height)
+        & (ratio < config.max_size_ratio)
+    )
+
+
+def _shelf_pack(heights: np.ndarray, widths: np.ndarray, row_width: int, max_area: float):
+    """Place rectangles on shelves (tallest first), ``TILE_GAP`` apart, inside ``row_width``.
+
+    Returns (placed indices, their (y, x) origins, mosaic height); rectangles that would push
+    the mosaic past ``max_area`` pixels are left out.
+    """
+    placed, origins = [], []
+    x = y = shelf = 0
+    for index in np.argsort(-heights, kind="stable"):
+        height, width = int(heights[index]), int(widths[index])
+        if x and x + width > row_width:
+            x, y, shelf = 0, y + shelf + TILE_GAP, 0
+        if (y + height) * row_width > max_area:
+            break  # taller tiles come first, so nothing else fits below either
+        placed.append(index)
+        origins.append((y, x))
+        x += width + TILE_GAP
+        shelf = max(shelf, height)
+    return np.asarray(placed, np.int64), np.asarray(origins, np.int64).reshape(-1, 2), y + shelf
+
+
+def _brightened(gray: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """``gray`` with every segment whose mean is below DARK_MEAN mapped to 0.8·g + 40, so DIS
+    sees texture in dark (ink-coloured) segments as the original arranges."""
+    flat = labels.ravel()
+    dark = np.bincount(flat, weights=gray.ravel(), minlength=count) < DARK_MEAN * np.bincount(flat, minlength=count)
+    return np.where(dark[labels], (0.8 * gray + 40).astype(np.uint8), gray)
+
+
+def _dis(config: SGMConfig):
+    dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[config.dis_preset])
+    dis.setFinestScale(config.dis_finest_scale)
+    dis.setVariationalRefinementIterations(config.dis_variational_iterations)
+    dis.setGradientDescentIterations(config.dis_gradient_descent_iterations)
+    return dis
+
+
+def _aligned_layout(gray0, gray1, labels0, labels1, sources, targets, shift):
+    """DIS images for the "aligned" layout: (image0, image1, pair id maps 0 and 1, image0 → DIS
+    offsets per pair). Pair ids are −1 outside the matched segments."""
+    height, width = labels0.shape
+    pair_of_source = np.full(int(labels0.max()) + 1, -1, np.int64)
+    pair_of_source[sources] = np.arange(sources.size)
+    ids0 = pair_of_source[labels0]
+    image0 = np.where(ids0 >= 0, gray0, 0).astype(np.uint8)
+
+    pair_of_target = np.full(int(labels1.max()) + 1, -1, np.int64)
+    pair_of_target[targets] = np.arange(targets.size)
+    ys, xs = np.nonzero(pair_of_target[labels1] >= 0)
+    pair = pair_of_target[labels1[ys, xs]]
+    cx, cy = xs - shift[pair, 0], ys - shift[pair, 1]
+    inside = (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
+    image1 = np.zeros_like(image0)
+    ids1 = np.full(labels0.shape, -1, np.int64)
+    image1[cy[inside], cx[inside]] = gray1[ys[inside], xs[inside]]
+    ids1[cy[inside], cx[inside]] = pair[inside]
+    return image0, image1, ids0, ids1, np.zeros((sources.size, 2), np.int64)
+
+
+def _mosaic_layout(gray0, gray1, labels0, labels1, sources, targets, box0, box1, tile, pad0, pad1, config):
+    """DIS images for the "mosaic" layout (see module docstring): each pair's (w, h) ``tile``
+    holds its two segments at front pads ``pad0``/``pad1``. Pairs that do not fit the area
+    bound get no pixels."""
+    height, width = labels0.shape
+    row_width = max(width, int(tile[:, 0].max()))
+    placed, origins, mosaic_height = _shelf_pack(
+        tile[:, 1], tile[:, 0], row_width, config.max_mosaic_fraction * width * height
+    )
+    image0 = np.zeros((max(mosaic_height, 1), row_width), np.uint8)
+    image1 = np.zeros_like(image0)
+    ids0 = np.full(image0.shape, -1, np.int64)
+    ids1 = np.full(image0.shape, -1, np.int64)
+    to_mosaic = np.zeros((sources.size, 2), np.int64)
+    for pair, (oy, ox) in zip(placed, origins):
+        for image, ids, gray, labels, segment, box, pad in (
+            (image0, ids0, gray0, labels0, sources[pair], box0[pair], pad0[pair]),
+            (image1, ids1, gray1, labels1, targets[pair], box1[pair], pad1[pair]),
+        ):
+            x0, y0, x1, y1 = box
+            inside = labels[y0:y1 + 1, x0:x1 + 1] == segment
+            top, left = oy + pad[1], ox + pad[0]
+            window = (slice(top, top + inside.shape[0]), slice(left, left + inside.shape[1]))
+            image[window][inside] = gray[y0:y1 + 1, x0:x1 + 1][inside]
+            ids[window][inside] = pair
+        to_mosaic[pair] = (ox + pad0[pair, 0] - box0[pair, 0], oy + pad0[pair, 1] - box0[pair, 1])
+    return image0, image1, ids0, ids1, to_mosaic
+
+
+def piecewise_flow(
+    gray0: np.ndarray,
+    gray1: np.ndarray,
+    labels0: np.ndarray,
+    labels1: np.ndarray,
+    stats0: SegmentStats,
+    stats1: SegmentStats,
+    match: np.ndarray,
+    valid: np.ndarray,
+    config: SGMConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flow frame 0 → frame 1 for the segments of frame 0 with ``valid`` matches ``match``.
+
+    ``gray*`` are (H, W) uint8, ``labels*`` (H, W) int segment maps 0..N−1, ``match``/``valid``
+    (N0,) from the matching. A target claimed by several sources (possible only with
+    rank_sum_thr > 0) keeps its first source. Returns (flow (2, H, W) float32, valid (H, W) bool).
+    """
+    height, width = labels0.shape
+    flow = np.zeros((2, height, width), np.float32)
+    sources = np.flatnonzero(valid)
+    sources = sources[np.unique(match[sources], return_index=True)[1]]
+    if sources.size == 0:
+        return flow, np.zeros((height, width), bool)
+    targets = match[sources]
+    box0, box1 = stats0.boxes[sources], stats1.boxes[targets]
+    # both segments centred in a common canvas, as the original places its patches; shift =
+    # (frame-1 position) − (frame-0 position) of a canvas point
+    size0 = box0[:, 2:] - box0[:, :2] + 1  # (w, h)
+    size1 = box1[:, 2:] - box1[:, :2] + 1
+    tile = np.maximum(np.maximum(size0, size1), MIN_PATCH) + PATCH_MARGIN
+    pad0, pad1 = (tile - size0) // 2, (tile - size1) // 2
+    shift = (box1[:, :2] - pad1) - (box0[:, :2] - pad0)
+
+    gray0 = _brightened(gray0, labels0, stats0.areas.size)
+    gray1 = _brightened(gray1, labels1, stats1.areas.size)
+    if config.flow_layout == "aligned":
+        image0, image1, ids0, ids1, to_dis = _aligned_layout(gray0, gray1, labels0, labels1, sources, targets, shift)
+    else:
+        image0, image1, ids0, ids1, to_dis = _mosaic_layout(
+            gray0, gray1, labels0, labels1, sources, targets, box0, box1, tile, pad0, pad1, config
+        )
+    dis_flow = _dis(config).calc(image0, image1, None)  # (Hd, Wd, 2)
+
+    # consistency gate: the share of each source segment's pixels that lands on its partner
+    ys, xs = np.nonzero(ids0 >= 0)
+    pair = ids0[ys, xs]
+    moved = dis_flow[ys, xs]
+    tx = np.rint(xs + moved[:, 0]).astype(np.int64)
+    ty = np.rint(ys + moved[:, 1]).astype(np.int64)
+    inside = (tx >= 0) & (tx < ids1.shape[1]) & (ty >= 0) & (ty < ids1.shape[0])
+    on_partner = np.zeros(pair.size, bool)
+    on_partner[inside] = ids1[ty[inside], tx[inside]] == pair[inside]
+    pixels = np.bincount(pair, minlength=sources.size)
+    accepted = np.bincount(pair[on_partner], minlength=sources.size) > config.min_overlap * pixels
+
+    keep = np.full(stats0.areas.size, -1, np.int64)
+    keep[sources[accepted]] = np.flatnonzero(accepted)
+    pair_map = keep[labels0]
+    valid_pixels = pair_map >= 0
+    ys, xs = np.nonzero(valid_pixels)
+    pair = pair_map[ys, xs]
+    moved = dis_flow[ys + to_dis[pair, 1], xs + to_dis[pair, 0]]
+    flow[0, ys, xs] = moved[:, 0] + shift[pair, 0]
+    flow[1, ys, xs] = moved[:, 1] + shift[pair, 1]
+    return flow, valid_pixels

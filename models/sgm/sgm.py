@@ -1,0 +1,154 @@
+"""Segment-Guided Matching end to end: two frames in, coarse flows in both directions out.
+
+The whole stage is CPU work on numpy arrays (OpenCV image processing); only the optional
+VGG-19 descriptor runs on ``config.device``. Frames are resized to ``config.working_size``,
+segmented, described, matched, and turned into piece-wise flows, which are resized back to the
+input size (nearest, vectors rescaled per axis).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from models.ops.grid import resize_flow
+from models.sgm.config import SGMConfig, SGMInputError, VGGWeightsError
+from models.sgm.descriptors import color_descriptors, find_vgg_weights, load_vgg, segment_stats, vgg_descriptors
+from models.sgm.flow import piecewise_flow, valid_matches
+from models.sgm.line_map import line_map
+from models.sgm.matching import affinity, mutual_match
+from models.sgm.segmentation import segment_lines
+
+STAGES = ("line_map", "segmentation", "descriptors", "matching", "flow")
+
+
+@dataclass
+class SGMResult:
+    """SGM flows at the input size, in input pixels; channel 0 = x. Zero where invalid."""
+
+    flow01: np.ndarray  # (2, H, W) float32, frame0 → frame1
+    flow10: np.ndarray  # (2, H, W) float32, frame1 → frame0
+    valid01: np.ndarray  # (H, W) bool
+    valid10: np.ndarray  # (H, W) bool
+    descriptor: str  # "vgg19" or "color"
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (STAGES)
+
+
+def _check_frames(frame0, frame1) -> None:
+    for name, frame in (("frame0", frame0), ("frame1", frame1)):
+        if not isinstance(frame, np.ndarray):
+            raise SGMInputError(f"SGM {name} must be a numpy array, got {type(frame).__name__}")
+        if frame.dtype != np.uint8:
+            raise SGMInputError(f"SGM {name} must be uint8 RGB, got dtype {frame.dtype}")
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
+            raise SGMInputError(f"SGM {name} must have shape (H, W, 3), got {frame.shape}")
+    if frame0.shape != frame1.shape:
+        raise SGMInputError(f"SGM frames differ in size: {frame0.shape} vs {frame1.shape}")
+
+
+def _to_working(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    width, height = size
+    if frame.shape[1] == width and frame.shape[0] == height:
+        return np.ascontiguousarray(frame)
+    shrinking = frame.shape[1] >= width and frame.shape[0] >= height
+    # area averaging when shrinking (no aliasing on 4K input); bilinear, as the original, otherwise
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def _to_input(flow: np.ndarray, valid: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-resize a piece-wise flow and its mask to ``size`` = (h, w), rescaling the vectors."""
+    tensor = resize_flow(torch.from_numpy(flow)[None], size, mode="nearest")[0]
+    mask = torch.nn.functional.interpolate(torch.from_numpy(valid)[None, None].float(), size=size, mode="nearest")
+    mask = mask[0, 0].numpy() > 0.5
+    return np.where(mask, tensor.numpy(), 0).astype(np.float32), mask
+
+
+def _choose_descriptor(config: SGMConfig):
+    """("vgg19", model) or ("color", None) as ``config.descriptor`` asks and the weights allow."""
+    if config.descriptor == "color":
+        return "color", None
+    path = find_vgg_weights(config)
+    if path is None:
+        if config.descriptor == "vgg":
+            raise VGGWeightsError(
+                "VGG-19 weights not found in torchvision's cache; pass vgg_weights=PATH or use descriptor='color'"
+            )
+        return "color", None
+    return "vgg19", load_vgg(str(path), config.device)
+
+
+def sgm_flows(frame0: np.ndarray, frame1: np.ndarray, config: SGMConfig = SGMConfig()) -> SGMResult:
+    """SGM flows between two (H, W, 3) uint8 RGB frames of the same size.
+
+    Odd content (flat or all-line frames, tiny or huge frames, noise, identical or unrelated
+    frames) gives valid flows, possibly all zero with an empty mask. Invalid arguments raise
+    :class:`SGMInputError`; a bad VGG-19 weights file raises :class:`VGGWeightsError`.
+    """
+    _check_frames(frame0, frame1)
+    timings = dict.fromkeys(STAGES, 0.0)
+    descriptor_name, vgg = _choose_descriptor(config)
+    width, height = config.working_size
+
+    clock = time.perf_counter()
+    frames = [_to_working(frame, config.working_size) for frame in (frame0, frame1)]
+    lines = [line_map(frame, config) for frame in frames]
+    timings["line_map"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    segmentations = [segment_lines(frame, line, config) for frame, line in zip(frames, lines)]
+    timings["segmentation"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    stats, descriptors = [], []
+    for frame, (labels, areas) in zip(frames, segmentations):
+        stat = segment_stats(labels, areas.size)
+        stats.append(stat)
+        if vgg is None:
+            descriptors.append(color_descriptors(frame, labels, stat, config))
+        else:
+            descriptors.append(vgg_descriptors(vgg, frame, labels, areas.size, config))
+    timings["descriptors"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    candidates = [_match_candidates(stat.areas, config) for stat in stats]
+    scores = affinity(
+        descriptors[0][candidates[0]], descriptors[1][candidates[1]],
+        stats[0].take(candidates[0]), stats[1].take(candidates[1]),
+        (width, height), config.size_ratio_penalty, config.distance_penalty,
+    )
+    match01, accepted01, match10, accepted10 = mutual_match(scores, config.rank_sum_thr)
+    matches = []
+    for (source, target), match, accepted, (stat_source, stat_target) in (
+        ((0, 1), match01, accepted01, (stats[0], stats[1])),
+        ((1, 0), match10, accepted10, (stats[1], stats[0])),
+    ):
+        full_match = np.zeros(stat_source.areas.size, np.int64)
+        full_accepted = np.zeros(stat_source.areas.size, bool)
+        full_match[candidates[source]] = candidates[target][match] if candidates[target].size else 0
+        full_accepted[candidates[source]] = accepted
+        matches.append((full_match, valid_matches(full_match, full_accepted, stat_source, stat_target, (width, height), config)))
+    timings["matching"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    grays = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames]
+    labels = [labels for labels, _ in segmentations]
+    flow01, valid01 = piecewise_flow(grays[0], grays[1], labels[0], labels[1], stats[0], stats[1], *matches[0], config)
+    flow10, valid10 = piecewise_flow(grays[1], grays[0], labels[1], labels[0], stats[1], stats[0], *matches[1], config)
+    size = frame0.shape[:2]
+    flow01, valid01 = _to_input(flow01, valid01, size)
+    flow10, valid10 = _to_input(flow10, valid10, size)
+    timings["flow"] = time.perf_counter() - clock
+    return SGMResult(flow01, flow10, valid01, valid10, descriptor_name, timings)
+
+
+def _match_candidates(areas: np.ndarray, config: SGMConfig) -> np.ndarray:
+    """Indices of the segments that enter the affinity: those big enough to take part in a
+    valid match (area above min_segment_area / max_size_ratio), at most the largest
+    ``max_match_segments``."""
+    big_enough = np.flatnonzero(areas > config.min_segment_area * config.scale**2 / config.max_size_ratio)
+    return big_enough[-config.max_match_segments:]  # segments are numbered by ascending area
+
