@@ -19,6 +19,7 @@ files are used and their licences. It never includes the validation triplets.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import av
@@ -48,47 +49,58 @@ class Material:
 
     ``images``: (h, w, 3) uint8 RGB illustrations and animation frames (backgrounds, and the
     source of cut-out pieces); ``sprites``: (h, w, 4) uint8 RGBA sprite frames, cropped to
-    their opaque part; ``names``: where each image came from (file, or clip@frame time).
+    their opaque part; ``names`` and ``sprite_names``: where each came from, relative to the
+    material folder (``art/<file>``, ``clips/<file>@<seconds>s``, ``sprites/<name>/<file>``).
     """
 
     images: list[np.ndarray]
     sprites: list[np.ndarray]
     names: list[str]
+    sprite_names: list[str]
 
     @classmethod
-    def load(cls, root: Path, frames_per_clip: int = 12, max_side: int = 768) -> Material:
+    def load(
+        cls, root: Path, frames_per_clip: int = 12, max_side: int = 768, exclude: tuple[str, ...] = ()
+    ) -> Material:
         """Read ``root``/art, ``root``/sprites and ``frames_per_clip`` frames of each ``root``/clips video.
 
         Images and frames are scaled down so that their longer side is at most ``max_side``
-        (painted art at full size would give crops with little structure). One-line
-        :class:`InputError` when the folder holds no usable image.
+        (painted art at full size would give crops with little structure). ``exclude``: glob
+        patterns of files to leave out, relative to ``root`` (e.g. ``"sprites/lpc_*"`` to keep
+        share-alike material out). One-line :class:`InputError` when no usable image is left.
         """
         root = Path(root)
         check_not_validation(root)
         if not root.is_dir():
             raise InputError(f"training material folder {root} does not exist")
+
+        def files(pattern: str) -> list[Path]:
+            found = sorted(root.glob(pattern))
+            return [p for p in found if not any(fnmatch(p.relative_to(root).as_posix(), x) for x in exclude)]
+
         images, names = [], []
-        for path in sorted(p for p in (root / "art").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+        for path in (p for p in files("art/*") if p.suffix.lower() in IMAGE_SUFFIXES):
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
                 raise InputError(f"cannot read training image {path}")
             images.append(_fit(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), max_side))
             names.append(f"art/{path.name}")
-        for path in sorted((root / "clips").glob("*.mp4")):
+        for path in files("clips/*.mp4"):
             for seconds, frame in _clip_frames(path, frames_per_clip):
                 images.append(_fit(frame, max_side))
                 names.append(f"clips/{path.name}@{seconds:.2f}s")
-        sprites = []
-        for path in sorted((root / "sprites").glob("*/*.png")):
+        sprites, sprite_names = [], []
+        for path in files("sprites/*/*.png"):
             sprite = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
             if sprite is None or sprite.ndim != 3 or sprite.shape[2] != 4:
                 continue  # a sprite without alpha cannot be cut out; other frames still serve
             opaque = _opaque_crop(cv2.cvtColor(sprite, cv2.COLOR_BGRA2RGBA))
             if opaque is not None:
                 sprites.append(opaque)
+                sprite_names.append(path.relative_to(root).as_posix())
         if not images:
             raise InputError(f"no training images in {root} (expected art/*.png|jpg or clips/*.mp4)")
-        return cls(images, sprites, names)
+        return cls(images, sprites, names, sprite_names)
 
 
 def render_layered(rng: np.random.Generator, size: tuple[int, int], material: Material) -> Triplet:

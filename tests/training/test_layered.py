@@ -42,6 +42,14 @@ def test_material_is_read_from_art_sprites_and_clips(material_dir):
     assert len(material.sprites) == 2
     assert all(s.shape[2] == 4 and s[..., 3].max() == 255 for s in material.sprites)
     assert material.sprites[0].shape[:2] == (20, 12)  # cropped to the opaque part
+    assert material.sprite_names == ["sprites/walker/000.png", "sprites/walker/001.png"]
+
+
+def test_excluded_material_is_left_out(material_dir):
+    material = Material.load(material_dir, frames_per_clip=1, exclude=("sprites/walk*", "clips/*"))
+    assert material.names == ["art/painting.png"] and material.sprites == []
+    with pytest.raises(InputError, match="no training images"):
+        Material.load(material_dir, frames_per_clip=1, exclude=("art/*", "clips/*"))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
