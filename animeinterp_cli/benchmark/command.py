@@ -54,7 +54,7 @@ def benchmark(
     ] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Score only the first N triplets (by name).")] = None,
     skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Skip (and count) triplets with missing or unreadable frames.")
+        bool, typer.Option("--skip-bad", help="Skip (and count) triplets with missing or unreadable frames or SGM flows.")
     ] = False,
     sgm: Annotated[
         str,

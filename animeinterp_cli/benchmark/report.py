@@ -87,10 +87,10 @@ def dumps(document: dict) -> str:
 def summary_table(result: BenchmarkResult, protocols: Sequence[str]) -> Table:
     """Methods side by side: means per protocol, whole and RoI, Δ PSNR to the best other method, speed."""
     count = len(result.methods[0].triplets) if result.methods else 0
-    title = f"{result.dataset.root}: {count} triplets"
+    title = f"{result.dataset.root}: {count} triplets, {' and '.join(protocols)} protocol"
     if result.skipped:
         title += f", {len(result.skipped)} skipped"
-    table = Table(title=title)
+    table = Table(title=title, caption="Δ PSNR: difference to the best other method" if len(result.methods) > 1 else None)
     table.add_column("method")
     show_roi = any(t.roi for m in result.methods for t in m.triplets)
     compare = len(result.methods) > 1
@@ -99,7 +99,7 @@ def summary_table(result: BenchmarkResult, protocols: Sequence[str]) -> Table:
         for name in ("PSNR", "SSIM") + (("RoI PSNR", "RoI SSIM") if show_roi else ()):
             table.add_column(name + suffix, justify="right")
         if compare:
-            table.add_column("Δ PSNR vs best other" + suffix, justify="right")
+            table.add_column("Δ PSNR" + suffix, justify="right")
     table.add_column("s/frame", justify="right")
     for method in result.methods:
         others = [m for m in result.methods if m is not method]

@@ -164,13 +164,14 @@ def run_benchmark(
             _warm_up(contenders, frame1, frame3)
             warmed = True
         labels, roi_box = _annotation_facts(triplet, dataset.annotated, width, height, warn)
+        roi_protocols = _roi_protocols(triplet.name, roi_box, protocols, warn)
         for contender, method_result in zip(contenders, result.methods):
             init_flows = flows if contender.uses_sgm_flows else None
             start = time.perf_counter()
             estimate = contender.runner.interpolate(frame1, frame3, [0.5], init_flows=init_flows)[0]
             seconds = time.perf_counter() - start
             whole = {p: metrics.score(p, estimate, truth) for p in protocols}
-            roi = _roi_scores(triplet.name, estimate, truth, roi_box, protocols, warn)
+            roi = {p: metrics.score(p, _crop(estimate, roi_box), _crop(truth, roi_box)) for p in roi_protocols}
             method_result.triplets.append(TripletResult(triplet.name, seconds, whole, roi, *labels))
             if save_images is not None:
                 _save_image(save_images / contender.name / f"{triplet.name}.png", estimate)
@@ -196,17 +197,23 @@ def _annotation_facts(triplet: Triplet, annotated: bool, width: int, height: int
     return (annotation.level_name, annotation.motion_types, annotation.behaviors), roi_box
 
 
-def _roi_scores(name, estimate, truth, roi_box, protocols, warn) -> dict[str, metrics.Scores]:
+def _roi_protocols(name: str, roi_box, protocols: Sequence[str], warn) -> list[str]:
+    """The protocols whose SSIM window fits in the triplet's RoI (none without a RoI)."""
     if roi_box is None:
-        return {}
-    x, y, w, h = roi_box
-    scores = {}
+        return []
+    _, _, w, h = roi_box
+    fitting = []
     for protocol in protocols:
-        if min(w, h) < metrics.min_side(protocol):
+        if min(w, h) >= metrics.min_side(protocol):
+            fitting.append(protocol)
+        else:
             warn(f"triplet {name}: motion RoI {w}x{h} is too small for {protocol} SSIM; no RoI metrics")
-            continue
-        scores[protocol] = metrics.score(protocol, estimate[y : y + h, x : x + w], truth[y : y + h, x : x + w])
-    return scores
+    return fitting
+
+
+def _crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x, y, w, h = box
+    return image[y : y + h, x : x + w]
 
 
 def _warm_up(contenders: Sequence[Contender], frame0: np.ndarray, frame1: np.ndarray) -> None:
