@@ -23,7 +23,8 @@ frame a to frame b is where its top-most layer's canvas point goes in frame b, m
 itself: exact by construction, also where the point is hidden or off-screen in frame b. A
 pixel is *valid* (non-occluded) when the layer that owns it in frame a also owns the pixel it
 lands on in frame b, and that pixel is on screen. A layer owns a pixel when it is the
-top-most layer whose alpha there is at least one half.
+top-most layer whose alpha there is at least one half. (OpenCV's bilinear sampling places
+samples on a 1/32-pixel lattice, so pictures may sit up to 1/64 px off the exact flows.)
 
 Flows are (2, H, W) float32, channel 0 = x displacement, in pixels; images (H, W, 3) uint8 RGB.
 """
@@ -109,7 +110,7 @@ class Layer:
 
     ``rgba``: (h, w, 4) float32, colour premultiplied by alpha, colour in [0, 255] and alpha in
     [0, 1]. ``anchor``: the canvas point (x, y) that :class:`Motion` positions. ``field``: the
-    (2, h, w) float32 deformation field in canvas pixels at strength 1, or None (rigid).
+    (h, w, 2) float32 deformation field (x, y) in canvas pixels at strength 1, or None (rigid).
     ``border``: the OpenCV border mode for sampling the canvas (reflect for backgrounds, which
     must cover the screen wherever they move; constant zero for pieces).
     """
@@ -134,20 +135,23 @@ class Layer:
 
 @dataclass
 class Scene:
-    """Layers back to front (``layers[0]`` covers the screen), the screen ``size`` (H, W) and t."""
+    """Layers back to front (``layers[0]`` covers the screen), the screen ``size`` (H, W) and t.
+
+    ``grid``: the (2, H, W) float32 coordinates (x, y) of the screen pixels.
+    """
 
     layers: list[Layer]
     size: tuple[int, int]
     t: float = 0.5
     source: str = "synthetic"
-    _grid: np.ndarray = field(init=False, repr=False)
+    grid: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.t < 1.0:
             raise ValueError(f"t must be in (0, 1), got {self.t}")
         h, w = self.size
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        self._grid = np.stack([xs, ys])
+        self.grid = np.stack([xs, ys])
 
 
 def render_synthetic(rng: np.random.Generator, size: tuple[int, int] = (256, 256)) -> Triplet:
@@ -164,14 +168,14 @@ def render_scene(scene: Scene) -> Triplet:
 
     def flow(a: int, b: int) -> np.ndarray:
         """Flow from frame a to frame b: where each pixel's owning layer point goes in frame b."""
-        result = np.zeros_like(scene._grid)
+        result = np.zeros_like(scene.grid)
         for index, (layer, view) in enumerate(zip(scene.layers, views[a])):
             if view is None:
                 continue
             box, canvas = view
             owned = owners[a][box] == index
             if owned.any():
-                moved = _screen_coords(layer, taus[b], canvas) - scene._grid[(slice(None), *box)]
+                moved = _screen_coords(layer, taus[b], canvas) - scene.grid[(slice(None), *box)]
                 result[(slice(None), *box)] = np.where(owned, moved, result[(slice(None), *box)])
         return result
 
@@ -202,7 +206,7 @@ def _layer_view(layer: Layer, tau: float, scene: Scene) -> tuple[Box, np.ndarray
     """
     h, w = scene.size
     if layer.border != cv2.BORDER_CONSTANT:
-        return (slice(0, h), slice(0, w)), _canvas_coords(layer, tau, scene._grid)
+        return (slice(0, h), slice(0, w)), _canvas_coords(layer, tau, scene.grid)
     matrix, strength = layer.pose(tau)
     canvas_h, canvas_w = layer.rgba.shape[:2]
     # bilinear sampling reaches one pixel beyond the canvas' outer pixel centres
@@ -215,7 +219,7 @@ def _layer_view(layer: Layer, tau: float, scene: Scene) -> tuple[Box, np.ndarray
     if x0 >= x1 or y0 >= y1:
         return None
     box = (slice(y0, y1), slice(x0, x1))
-    return box, _canvas_coords(layer, tau, scene._grid[(slice(None), *box)])
+    return box, _canvas_coords(layer, tau, scene.grid[(slice(None), *box)])
 
 
 def _canvas_coords(layer: Layer, tau: float, screen: np.ndarray) -> np.ndarray:
