@@ -20,7 +20,7 @@ training data from that folder (or from a folder inside or around it).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,6 +41,8 @@ MIX_WEIGHTS = {"synthetic": 0.5, "layered": 0.3, "folder": 0.2}
 PROCEDURAL_LENGTH = 1_000_000
 #: an ATD-12K root holds its training triplets here (its test folders are never read for training)
 ATD_TRAIN_FOLDER = "train_10k"
+#: share of rendered samples that get the blur or compression of real video (see :func:`degrade`)
+DEGRADE_PROBABILITY = 0.3
 
 
 @dataclass
@@ -73,7 +75,8 @@ class TripletDataset(Dataset):
     "mix" (synthetic, plus layered and folder samples when their folders are given).
     ``size``: (H, W) of every sample. A sample is a dict of frame0, frame_t, frame1
     ((3, H, W) float32 in [0, 1]), t (scalar), flow01, flow10, flow_t0, flow_t1 ((2, H, W)) and
-    valid01, valid10 ((1, H, W) float 0/1).
+    valid01, valid10 ((1, H, W) float 0/1). A share (``DEGRADE_PROBABILITY``) of the rendered
+    samples is blurred or JPEG-compressed like real video (:func:`degrade`).
     """
 
     def __init__(
@@ -121,13 +124,15 @@ class TripletDataset(Dataset):
         if source == "synthetic":
             from animeinterp_cli.training.synthetic import render_synthetic  # imports Triplet from here
 
-            return render_synthetic(rng, self.size)
-        if source == "layered":
+            rendered = render_synthetic(rng, self.size)
+        elif source == "layered":
             from animeinterp_cli.training.layered import render_layered
 
-            return render_layered(rng, self.size, _material(self.real_dir))
-        entry = self.entries[index if self.kind == "folder" else rng.integers(len(self.entries))]
-        return random_crop(rng, _load_atd_triplet(entry), self.size)
+            rendered = render_layered(rng, self.size, _material(self.real_dir))
+        else:
+            entry = self.entries[index if self.kind == "folder" else rng.integers(len(self.entries))]
+            return random_crop(rng, _load_atd_triplet(entry), self.size)
+        return degrade(rng, rendered) if rng.random() < DEGRADE_PROBABILITY else rendered
 
 
 def to_tensors(triplet: Triplet) -> dict[str, torch.Tensor]:
@@ -170,6 +175,28 @@ def read_atd_folder(root: Path) -> Iterator[Triplet]:
     ``<clip>/frame1|2|3`` image folders; frame2 is the middle frame (t = 0.5).
     """
     return (_load_atd_triplet(entry) for entry in _atd_entries(root))
+
+
+def degrade(rng: np.random.Generator, triplet: Triplet) -> Triplet:
+    """The triplet as real video shows it: softened (one blur for all three frames) or JPEG-compressed.
+
+    Rendered frames are perfectly crisp; real anime is often scaled and compressed. Only the
+    pictures change; the flows and masks describe the same motion and stay exact.
+    """
+    frames = [triplet.frame0, triplet.frame_t, triplet.frame1]
+    if rng.random() < 0.5:
+        sigma = rng.uniform(0.3, 0.9)
+        frames = [cv2.GaussianBlur(f, (0, 0), sigma) for f in frames]
+    else:
+        quality = int(rng.integers(55, 96))
+        frames = [_jpeg(f, quality) for f in frames]
+    return replace(triplet, frame0=frames[0], frame_t=frames[1], frame1=frames[2])
+
+
+def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
+    """``frame`` (RGB uint8) after a round trip through JPEG at ``quality``."""
+    _, encoded = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].copy()
 
 
 def random_crop(rng: np.random.Generator, triplet: Triplet, size: tuple[int, int]) -> Triplet:

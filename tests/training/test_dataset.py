@@ -15,6 +15,7 @@ from animeinterp_cli.training.dataset import (
     Triplet,
     TripletDataset,
     check_not_validation,
+    degrade,
     random_crop,
     read_atd_folder,
 )
@@ -126,6 +127,16 @@ def test_random_crop_scales_large_frames_and_keeps_time_consistent():
         # time reversal swaps the inputs and mirrors t
         seen.add((int(crop.frame0[0, 0, 0]), int(crop.frame1[0, 0, 0]), round(crop.t, 6)))
     assert seen == {(10, 30, 0.3), (30, 10, 0.7)}
+
+
+def test_degrading_changes_the_pictures_not_the_motion():
+    clean = render_synthetic(np.random.default_rng(0), SIZE)
+    for seed in range(4):  # both kinds of degradation (blur, JPEG) occur among these seeds
+        degraded = degrade(np.random.default_rng(seed), clean)
+        assert degraded.frame0.shape == clean.frame0.shape and degraded.frame0.dtype == np.uint8
+        assert not np.array_equal(degraded.frame_t, clean.frame_t)
+        assert np.abs(degraded.frame_t.astype(int) - clean.frame_t).mean() < 8  # softened, not destroyed
+        assert degraded.flow01 is clean.flow01 and degraded.valid10 is clean.valid10
 
 
 def test_random_crop_refuses_triplets_with_flows():
