@@ -11,7 +11,7 @@ A leading ``module.`` is stripped from every key. Every problem raises
 
 from __future__ import annotations
 
-import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,14 +52,15 @@ def _load_object(path: Path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load raises many types for damaged files
-        text = str(error)
-        if isinstance(error, pickle.UnpicklingError) and "Unsupported global" in text:
-            detail = next(line for line in text.splitlines() if "Unsupported global" in line)
+        text = str(error).strip()
+        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if unsafe:
             raise CheckpointError(
-                f"checkpoint {path} holds objects other than tensors, refused for safety ({detail.strip()})"
+                f"checkpoint {path} holds objects other than tensors ({unsafe.group(1)}), refused for safety"
             ) from None
-        first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-        raise CheckpointError(f"checkpoint is truncated or corrupt: {path} ({first_line})") from None
+        # torch's messages run on with advice; the first sentence names the problem
+        reason = re.split(r"\.\s", text.splitlines()[0])[0] if text else type(error).__name__
+        raise CheckpointError(f"checkpoint is truncated or corrupt: {path} ({reason})") from None
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

@@ -46,61 +46,61 @@ def forward_splat(
         raise ValueError(f"flow shape {tuple(flow.shape)} does not match values {tuple(values.shape)}")
 
     with torch.autocast(values.device.type, enabled=False):
-        values = values.float()
+        # pixels-major layout (B, H·W, C): each scattered row is contiguous, which is faster
+        # than scattering channel planes, and is a free view of a channels-last input
+        rows = values.float().permute(0, 2, 3, 1).reshape(b, h * w, c)
         flow = flow.float()
         if mode == "soft":
             m = metric.float()
             # subtract the per-image maximum: exp cannot overflow, the ratio is unchanged
             m = m - m.amax(dim=(1, 2, 3), keepdim=True).detach()
-            importance = torch.exp(m)
-            values = torch.cat((values * importance, importance), dim=1)
-        elif mode == "avg":
-            values = torch.cat((values, torch.ones_like(values[:, :1])), dim=1)
-        channels = values.shape[1]
+            importance = torch.exp(m).reshape(b, h * w, 1)
+            rows = rows * importance
+        else:
+            importance = None
 
+        # per source pixel: the four target corners and their bilinear weights
         ys, xs = torch.meshgrid(
             torch.arange(h, device=flow.device, dtype=torch.float32),
             torch.arange(w, device=flow.device, dtype=torch.float32),
             indexing="ij",
         )
-        tx = (xs + flow[:, 0]).reshape(b, -1)
-        ty = (ys + flow[:, 1]).reshape(b, -1)
+        tx = (xs + flow[:, 0]).reshape(b, h * w, 1)
+        ty = (ys + flow[:, 1]).reshape(b, h * w, 1)
         finite = torch.isfinite(tx) & torch.isfinite(ty)
+        # non-finite targets are sent far outside, so every corner is dropped
         tx = torch.where(finite, tx, torch.full_like(tx, -2.0))
         ty = torch.where(finite, ty, torch.full_like(ty, -2.0))
-        x0 = torch.floor(tx)
-        y0 = torch.floor(ty)
-        ax = tx - x0
-        ay = ty - y0
+        x0, y0 = torch.floor(tx), torch.floor(ty)
+        ax, ay = tx - x0, ty - y0
+        x0, y0 = x0.long(), y0.long()
 
-        corners = (
-            (x0, y0, (1 - ax) * (1 - ay)),
-            (x0 + 1, y0, ax * (1 - ay)),
-            (x0, y0 + 1, (1 - ax) * ay),
-            (x0 + 1, y0 + 1, ax * ay),
-        )
-        flat_values = values.reshape(b, channels, h * w)
-        out = values.new_zeros(b, channels, h * w)
-        for cx, cy, weight in corners:
+        out = rows.new_zeros(b, h * w, c)
+        weight_map = rows.new_zeros(b, h * w, 1) if (mode != "sum" or return_weight) else None
+        for dx, dy, weight in (
+            (0, 0, (1 - ax) * (1 - ay)),
+            (1, 0, ax * (1 - ay)),
+            (0, 1, (1 - ax) * ay),
+            (1, 1, ax * ay),
+        ):
+            cx, cy = x0 + dx, y0 + dy
             inside = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
-            index = torch.where(inside, cy * w + cx, torch.zeros_like(cx)).long()
+            index = torch.where(inside, cy * w + cx, torch.zeros_like(cx))
             weight = torch.where(inside, weight, torch.zeros_like(weight))
-            out.scatter_add_(
-                2,
-                index.unsqueeze(1).expand(b, channels, h * w),
-                flat_values * weight.unsqueeze(1),
-            )
-        out = out.view(b, channels, h, w)
+            out.scatter_add_(1, index.expand(b, h * w, c), rows * weight)
+            if weight_map is not None:
+                weight_map.scatter_add_(1, index, weight if importance is None else weight * importance)
 
-        if mode == "sum":
-            result = out
-            weight_map = None
-        else:
-            result, weight_map = out[:, :-1], out[:, -1:]
+        if mode != "sum":
+            # a hole has Σwᵢ = 0, so every wᵢ and the value sum are 0 there: multiplying by 0
+            # instead of dividing leaves it exactly 0 (no epsilon anywhere)
             covered = weight_map > 0
-            result = torch.where(covered, result / torch.where(covered, weight_map, torch.ones_like(weight_map)), torch.zeros_like(result))
+            safe = torch.where(covered, weight_map, torch.ones_like(weight_map))
+            out = out * torch.where(covered, 1 / safe, torch.zeros_like(weight_map))
+        # back to (B, C, H, W) as a channels-last view
+        result = out.view(b, h, w, c).permute(0, 3, 1, 2)
+        if weight_map is not None:
+            weight_map = weight_map.view(b, h, w, 1).permute(0, 3, 1, 2)
     if return_weight:
-        if weight_map is None:
-            weight_map = forward_splat(torch.ones_like(values[:, :1]), flow, "sum")
         return result, weight_map
     return result

@@ -69,4 +69,5 @@ def lookup_pyramid(pyramid: list[torch.Tensor], coords: torch.Tensor, radius: in
             grid = points * scale - 1.0
             values = F.grid_sample(volume, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
             sampled.append(values.view(b, h, w, -1))
-        return torch.cat(sampled, dim=-1).permute(0, 3, 1, 2).contiguous()
+        # (B, h, w, C) permuted: a channels-last view, which the convolutions prefer
+        return torch.cat(sampled, dim=-1).permute(0, 3, 1, 2)

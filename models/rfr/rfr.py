@@ -35,7 +35,7 @@ def convex_upsample(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     b, _, h, w = flow.shape
     s = GRID_STRIDE
     with torch.autocast(flow.device.type, enabled=False):
-        weights = torch.softmax(mask.float().view(b, 1, 9, s, s, h, w), dim=2)
+        weights = torch.softmax(mask.float().reshape(b, 1, 9, s, s, h, w), dim=2)
         taps = F.unfold(s * flow.float(), (3, 3), padding=1).view(b, 2, 9, 1, 1, h, w)
         fine = (weights * taps).sum(dim=2)  # (b, 2, s, s, h, w)
         return fine.permute(0, 1, 4, 2, 5, 3).reshape(b, 2, s * h, s * w)
