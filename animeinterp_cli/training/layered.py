@@ -7,9 +7,9 @@ with real textures instead of drawn shapes:
 - the background is a crop of an illustration or of a cel-animation frame, panned, zoomed and
   rolled like a camera move;
 - the pieces are sprite frames (hand-drawn or pixel-art characters with their own alpha), or
-  regions cut out of illustrations and animation frames (a flood-filled segment of similar
-  colour around a random seed, grown over a few neighbouring segments, with an ink outline
-  added half the time), and now and then a procedural shape.
+  regions cut out of illustrations and animation frames (one to three segments of the SGM
+  segmentation of a random window, near its centre, with an ink outline added half the
+  time), and now and then a procedural shape.
 
 The material comes from a folder laid out like ``/work/shared/training`` (``art/*.png|jpg``,
 ``sprites/<name>/*.png`` RGBA, ``clips/*.mp4`` decoded with PyAV); see ``DATA.md`` for which
@@ -39,6 +39,8 @@ from animeinterp_cli.training.synthetic import (
     random_t,
     render_scene,
 )
+from models.sgm.config import SGMConfig
+from models.sgm.segmentation import region_adjacency, segment
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -153,11 +155,11 @@ def _sprite_piece(rng: np.random.Generator, material: Material, size: tuple[int,
 
 
 def _cutout_piece(rng: np.random.Generator, material: Material, size: tuple[int, int]) -> np.ndarray:
-    """A region cut out of a real image (premultiplied RGBA): a colour segment, or a blob when none fits."""
+    """A region cut out of a real image (premultiplied RGBA): SGM segments, or a random shape when none fits."""
     side = int(rng.uniform(0.15, 0.5) * min(size))
     window = _random_crop(rng, material.images[rng.integers(len(material.images))], (side, side))
     mask = _segment(rng, window)
-    if mask is None:  # no segment of a useful size: cut a random shape of the real texture instead
+    if mask is None:  # no piece of a useful size: cut a random shape of the real texture instead
         outline = random_outline(rng, side / 2 * rng.uniform(0.6, 0.95)) + side / 2
         mask = np.zeros((side, side), np.uint8)
         cv2.fillPoly(mask, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
@@ -174,28 +176,34 @@ def _cutout_piece(rng: np.random.Generator, material: Material, size: tuple[int,
 
 
 def _segment(rng: np.random.Generator, window: np.ndarray) -> np.ndarray | None:
-    """A (side, side) uint8 mask (255 inside) of 1–3 flood-filled colour regions near the centre.
+    """A (side, side) uint8 mask (255 inside) of adjacent SGM segments grown from one near the centre.
 
-    Regions grow from seeds near the window centre over neighbours whose colour differs by at
-    most a random tolerance (on a smoothed copy, so compression noise does not stop them). None
-    when the union covers less than 8 % or more than 85 % of the window.
+    The segments are those of the SGM stage (line map, trapped-ball fill, merging of small
+    regions: :func:`models.sgm.segmentation.segment`), so pieces end at drawn lines and colour
+    edges as a cel's parts do. From the segment under a seed near the window centre, random
+    neighbouring segments are added until the piece covers a random 15–60 % of the window.
+    Holes are filled (a piece is opaque). None when the piece ends up over 85 % of the window
+    (a flat window is one segment).
     """
     side = window.shape[0]
-    smooth = cv2.bilateralFilter(window, 5, 30, 5)
-    mask = np.zeros((side + 2, side + 2), np.uint8)  # floodFill's mask has a one-pixel frame
-    tolerance = (float(rng.uniform(6, 20)),) * 3
-    for _ in range(rng.integers(1, 4)):
-        seed = tuple(int(v) for v in rng.normal(side / 2, side / 8, 2).clip(0, side - 1))
-        flags = 4 | cv2.FLOODFILL_MASK_ONLY | (255 << 8)
-        cv2.floodFill(smooth.copy(), mask, seed, 0, tolerance, tolerance, flags)
-    mask = mask[1:-1, 1:-1]
-    # close small holes and bays (lines inside the region), then keep the filled outer shape
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    labels, areas = segment(np.ascontiguousarray(window), SGMConfig())
+    labels = labels + 1  # region_adjacency ignores label 0
+    region, neighbour, _ = region_adjacency(labels)
+    x, y = rng.normal(side / 2, side / 8, 2).clip(0, side - 1).astype(int)
+    piece = {int(labels[y, x])}
+    covered, target = areas[labels[y, x] - 1], rng.uniform(0.15, 0.6) * side * side
+    while covered < target:
+        frontier = sorted(set(neighbour[np.isin(region, list(piece))].tolist()) - piece)
+        if not frontier:
+            break
+        added = frontier[rng.integers(len(frontier))]
+        piece.add(added)
+        covered += areas[added - 1]
+    mask = np.isin(labels, list(piece)).astype(np.uint8) * 255
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     filled = np.zeros_like(mask)
     cv2.drawContours(filled, contours, -1, 255, cv2.FILLED)
-    share = float((filled > 0).mean())
-    return filled if 0.08 <= share <= 0.85 else None
+    return filled if (filled > 0).mean() <= 0.85 else None
 
 
 def _random_crop(rng: np.random.Generator, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

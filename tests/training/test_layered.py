@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from animeinterp_cli.errors import InputError
-from animeinterp_cli.training.layered import Material, render_layered
+from animeinterp_cli.training.layered import Material, _segment, render_layered
 from tests.clipgen import make_clip
 from tests.training.helpers import warp_error
 
@@ -87,3 +87,18 @@ def test_unreadable_image_is_named(tmp_path):
 def test_too_small_size_is_refused(material_dir):
     with pytest.raises(ValueError, match="at least 16"):
         render_layered(np.random.default_rng(0), (10, 10), Material.load(material_dir, frames_per_clip=1))
+
+
+def test_cut_out_pieces_follow_the_drawn_regions():
+    window = np.zeros((64, 64, 3), np.uint8)
+    window[:, :32] = (220, 60, 60)
+    window[:, 32:] = (60, 60, 220)
+    window[:, 31:33] = (20, 20, 20)  # an ink line between the two colour regions
+    halves = [np.zeros((64, 64), bool), np.zeros((64, 64), bool)]
+    halves[0][:, :31], halves[1][:, 33:] = True, True
+    pieces = [_segment(np.random.default_rng(seed), window) for seed in range(6)]
+    cut = [p > 0 for p in pieces if p is not None]
+    assert cut, "some seeds must cut a piece"
+    off_line = np.r_[0:31, 33:64]  # the ink line's pixels may go to either side
+    for mask in cut:  # exactly one colour region
+        assert any(np.array_equal(mask[:, off_line], half[:, off_line]) for half in halves)
