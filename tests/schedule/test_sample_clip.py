@@ -6,6 +6,7 @@ The clip: 181 frames at 1199/50 fps, animated on threes, a hard cut between fram
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 
@@ -98,3 +99,11 @@ def test_doubling_plan(clip, dedup):
         assert share < 0.05
     else:
         assert 0.55 < share < 0.75
+
+
+def test_sixty_fps_plan(clip):
+    times, end_time, scores = clip
+    actions = plan(times, scores, Target(fps=Fraction(60)), end_time=end_time)
+    assert len(actions) == math.ceil((end_time - times[0]) * 60)
+    assert [action.time for action in actions] == [times[0] + Fraction(k, 60) for k in range(len(actions))]
+    assert not any(isinstance(a, Synthesize) and a.a <= CUT < a.b for a in actions)
