@@ -1,0 +1,229 @@
+"""The library entry points behind the CLI: ``interpolate_video`` and ``interpolate_frames``.
+
+Data flows one way: decode → detect → plan → batch → interpolate → interleave → encode →
+rename. The video is decoded twice: a cheap first pass scores every pair (cuts, held
+drawings, exact duplicates) so that the pure planner sees the whole timeline; the second
+pass executes the plan with only a few frames in memory. Nothing here prints: progress and
+messages go through the callbacks the caller passes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from animeinterp_cli.engine.device import Placement, resolve_placement
+from animeinterp_cli.engine.execute import execute_plan
+from animeinterp_cli.engine.methods import build_method
+from animeinterp_cli.engine.runner import PairRunner
+from animeinterp_cli.errors import InputError
+from animeinterp_cli.schedule.detect import DetectConfig, Detector, PairScores
+from animeinterp_cli.schedule.plan import Action, Copy, Synthesize, Target, plan
+from animeinterp_cli.video.decode import last_frame_duration, probe_video, read_frames
+from animeinterp_cli.video.encode import EncodeOptions, VideoWriter
+from animeinterp_cli.video.images import list_images, read_image, write_png
+from animeinterp_cli.video.output import atomic_output, atomic_output_dir
+
+
+class Progress(Protocol):
+    """What the pipeline reports while it runs (the CLI renders it with rich)."""
+
+    def start(self, description: str, total: int) -> None: ...
+    def advance(self, count: int = 1) -> None: ...
+    def stop(self) -> None: ...
+
+
+class _Silent:
+    def start(self, description: str, total: int) -> None:
+        pass
+
+    def advance(self, count: int = 1) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs besides its input and output paths."""
+
+    target: Target = field(default_factory=lambda: Target(factor=2))
+    model: str = "auto"  # "auto" | "animeinterp" | "classic" | "blend"
+    weights: Path | None = None
+    sgm: str = "inline"
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int | None = None  # None: a default per device
+    dedup: bool = True
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+    overwrite: bool = False
+
+
+@dataclass
+class Summary:
+    """What a run did, for the one-line report at the end."""
+
+    frames_in: int = 0
+    frames_out: int = 0
+    synthesized: int = 0
+    held: int = 0
+    duplicates: int = 0
+    cuts: int = 0
+    seconds: float = 0.0
+    method: str = ""
+    placement: str = ""
+
+    def count(self, action: Action) -> None:
+        self.frames_out += 1
+        if isinstance(action, Synthesize):
+            self.synthesized += 1
+        elif action.reason == "hold":
+            self.held += 1
+        elif action.reason == "duplicate":
+            self.duplicates += 1
+
+
+def _choose_method(config: RunConfig, placement: Placement, note: Callable[[str], None]):
+    name = config.model
+    if name == "auto":
+        if config.weights is not None:
+            name = "animeinterp"
+        else:
+            name = "classic"
+            note("no AnimeInterp weights given (--weights PATH): using the classic DIS-flow method")
+    return build_method(name, placement=placement, weights=config.weights, sgm=config.sgm)
+
+
+def _default_batch_size(placement: Placement) -> int:
+    # the CPU gains nothing from batching pairs; a GPU keeps busy with a few at once
+    return 4 if placement.device.type == "cuda" else 1
+
+
+def _make_runner(config: RunConfig, note: Callable[[str], None]) -> tuple[PairRunner, Summary]:
+    placement = resolve_placement(config.device, config.precision)
+    method = _choose_method(config, placement, note)
+    batch_size = config.batch_size or _default_batch_size(placement)
+    summary = Summary(method=method.method_name, placement=placement.describe())
+    return PairRunner(method, placement, batch_size), summary
+
+
+def _score_pairs(images: Iterator[np.ndarray], config: DetectConfig) -> list[PairScores]:
+    detector = Detector(config)
+    scores = []
+    for image in images:
+        result = detector.push(image)
+        if result is not None:
+            scores.append(result)
+    return scores
+
+
+def interpolate_video(
+    input_path: Path,
+    output_path: Path,
+    config: RunConfig = RunConfig(),
+    *,
+    progress: Progress | None = None,
+    note: Callable[[str], None] = lambda message: None,
+) -> Summary:
+    """Raise the frame rate of ``input_path`` into ``output_path`` (written atomically)."""
+    progress = progress or _Silent()
+    started = time.perf_counter()
+    info = probe_video(input_path)
+    with atomic_output(output_path, overwrite=config.overwrite, input_path=input_path) as partial:
+        runner, summary = _make_runner(config, note)
+
+        # pass 1: timestamps and pair scores
+        progress.start("analysing", info.frame_count or 0)
+        times: list[Fraction] = []
+
+        def images() -> Iterator[np.ndarray]:
+            for frame in read_frames(input_path):
+                times.append(frame.time)
+                progress.advance()
+                yield frame.image
+
+        scores = _score_pairs(images(), config.detect)
+        progress.stop()
+        if len(times) < 2:
+            raise InputError(f"{input_path}: needs at least 2 frames to interpolate, found {len(times)}")
+        end_time = times[-1] + last_frame_duration(info)
+        actions = plan(times, scores, config.target, end_time=end_time, dedup=config.dedup)
+        rate = config.target.fps or info.frame_rate * config.target.factor
+
+        # pass 2: execute the plan and encode
+        summary.frames_in = len(times)
+        summary.cuts = sum(s.cut for s in scores)
+        progress.start("interpolating", len(actions))
+        with VideoWriter(partial, info, rate, config.encode, warn=note) as writer:
+            frames = ((frame.index, frame.image) for frame in read_frames(input_path))
+            for action, image in execute_plan(actions, frames, runner):
+                writer.write(image, action.time)
+                summary.count(action)
+                progress.advance()
+        progress.stop()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def interpolate_frames(
+    input_dir: Path,
+    output_dir: Path,
+    config: RunConfig = RunConfig(),
+    *,
+    progress: Progress | None = None,
+    note: Callable[[str], None] = lambda message: None,
+) -> Summary:
+    """Interpolate an image sequence: N inputs → (N − 1)·factor + 1 numbered PNGs.
+
+    Inputs are read in natural order; the originals are written bit-exact at their positions.
+    """
+    progress = progress or _Silent()
+    started = time.perf_counter()
+    paths = list_images(input_dir)
+    if len(paths) < 2:
+        raise InputError(f"{input_dir}: needs at least 2 images to interpolate, found {len(paths)}")
+    if config.target.factor is None:
+        raise InputError("an image sequence has no frame rate: use --factor, not --fps")
+    with atomic_output_dir(output_dir, overwrite=config.overwrite, input_path=input_dir) as partial:
+        runner, summary = _make_runner(config, note)
+        first_shape = None
+
+        def images() -> Iterator[np.ndarray]:
+            nonlocal first_shape
+            for path in paths:
+                image = read_image(path)
+                if first_shape is None:
+                    first_shape = image.shape
+                elif image.shape != first_shape:
+                    raise InputError(
+                        f"{path.name} is {image.shape[1]}x{image.shape[0]}, but the sequence is "
+                        f"{first_shape[1]}x{first_shape[0]}: all images must have one size"
+                    )
+                yield image
+
+        progress.start("analysing", len(paths))
+        scores = _score_pairs((progress.advance() or image for image in images()), config.detect)
+        progress.stop()
+        times = [Fraction(i) for i in range(len(paths))]
+        actions = plan(times, scores, config.target, end_time=None, dedup=config.dedup)
+
+        summary.frames_in = len(paths)
+        summary.cuts = sum(s.cut for s in scores)
+        progress.start("interpolating", len(actions))
+        width = max(8, len(str(len(actions))))
+        frames = enumerate(images())
+        for out_index, (action, image) in enumerate(execute_plan(actions, frames, runner)):
+            write_png(partial / f"{out_index + 1:0{width}d}.png", image)
+            summary.count(action)
+            progress.advance()
+        progress.stop()
+    summary.seconds = time.perf_counter() - started
+    return summary

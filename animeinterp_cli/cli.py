@@ -1,0 +1,249 @@
+"""The ``animeinterp`` command line (Typer).
+
+Exit codes: 0 success; 1 a failure explained in one line on stderr (a traceback only with
+``ANIMEINTERP_DEBUG=1``); 2 usage errors (Typer's); 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from animeinterp_cli import __version__, console
+from animeinterp_cli.engine.device import DEVICES, PRECISIONS
+from animeinterp_cli.engine.methods import SGM_MODES
+from animeinterp_cli.errors import AnimeInterpError
+
+app = typer.Typer(
+    name="animeinterp",
+    help="Raise the frame rate of animation video with AnimeInterp (SGM → RFR → splatting → GridNet).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+MODELS = ("auto", "animeinterp", "classic", "blend")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"animeinterp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Frame interpolation for anime and cartoons."""
+
+
+def _parse_fps(text: str | None) -> Fraction | None:
+    from animeinterp_cli.schedule.plan import parse_rate
+
+    if text is None:
+        return None
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fps") from None
+
+
+def _choice(value: str, choices: tuple[str, ...], hint: str) -> str:
+    if value not in choices:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}", param_hint=hint)
+    return value
+
+
+# Options shared by `double` and `frames`
+Factor = Annotated[int, typer.Option("--factor", "-f", min=2, help="Output frames per input frame (integer ≥ 2).")]
+Model = Annotated[
+    str,
+    typer.Option(
+        help="Interpolation method: auto (animeinterp when weights are given, else classic), "
+        "animeinterp, classic (DIS flow + splatting, no weights), blend (cross-fade).",
+    ),
+]
+Weights = Annotated[
+    Optional[Path], typer.Option(help="AnimeInterp weights, e.g. anime_interp_full.ckpt.", dir_okay=False)
+]
+Sgm = Annotated[str, typer.Option(help="SGM initial flow: inline (computed per pair) or zero.")]
+Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")]
+Precision = Annotated[str, typer.Option(help="auto (fp16 on CUDA, bf16 on AMX CPUs), fp32, bf16, fp16.")]
+BatchSize = Annotated[
+    Optional[int], typer.Option(min=1, help="Frame pairs per batch (default: 1 on the CPU, 4 on CUDA).")
+]
+Dedup = Annotated[
+    bool,
+    typer.Option(
+        "--dedup/--no-dedup",
+        help="Treat held drawings (anime on twos/threes) as one drawing and interpolate between distinct drawings.",
+    ),
+]
+SceneThreshold = Annotated[
+    Optional[float], typer.Option(min=0.0, help="Scene-cut score above which a pair is a cut (see README).")
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
+
+
+def _run_config(*, factor, fps, model, weights, sgm, device, precision, batch_size, dedup, scene_threshold, overwrite, encode=None):
+    from dataclasses import replace
+
+    from animeinterp_cli.api import RunConfig
+    from animeinterp_cli.schedule.detect import DetectConfig
+    from animeinterp_cli.schedule.plan import Target
+
+    _choice(model, MODELS, "--model")
+    _choice(sgm, SGM_MODES, "--sgm")
+    _choice(device, DEVICES, "--device")
+    _choice(precision, PRECISIONS, "--precision")
+    detect = DetectConfig()
+    if scene_threshold is not None:
+        detect = replace(detect, scene_threshold=scene_threshold)
+    target = Target(fps=fps) if fps is not None else Target(factor=factor)
+    config = RunConfig(
+        target=target,
+        model=model,
+        weights=weights,
+        sgm=sgm,
+        device=device,
+        precision=precision,
+        batch_size=batch_size,
+        dedup=dedup,
+        detect=detect,
+        overwrite=overwrite,
+    )
+    return replace(config, encode=encode) if encode is not None else config
+
+
+def _report(summary, quiet: bool) -> None:
+    if quiet:
+        return
+    console.stderr.print(
+        f"[green]done:[/] {summary.frames_in} frames in → {summary.frames_out} out "
+        f"({summary.synthesized} synthesised, {summary.held} held, {summary.duplicates} duplicates copied, "
+        f"{summary.cuts} scene cuts) with {summary.method} on {summary.placement} in {summary.seconds:.1f} s"
+    )
+
+
+@app.command()
+def double(
+    input: Annotated[Path, typer.Argument(help="Input video.")],
+    output: Annotated[Path, typer.Argument(help="Output video; the container follows the extension (mp4, mkv, mov, webm).")],
+    factor: Factor = 2,
+    fps: Annotated[
+        Optional[str], typer.Option(help="Target frame rate instead of --factor: 60, 60000/1001, 59.94…")
+    ] = None,
+    model: Model = "auto",
+    weights: Weights = None,
+    sgm: Sgm = "inline",
+    device: Device = "auto",
+    precision: Precision = "auto",
+    batch_size: BatchSize = None,
+    dedup: Dedup = True,
+    scene_threshold: SceneThreshold = None,
+    codec: Annotated[str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, libvpx-vp9…")] = "libx264",
+    crf: Annotated[int, typer.Option(min=0, max=63, help="Constant rate factor (lower = better quality).")] = 17,
+    preset: Annotated[str, typer.Option(help="Encoder preset (e.g. x264's ultrafast … veryslow).")] = "medium",
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Interpolate a video: 2× (default), --factor N, or --fps RATE. Audio and subtitles are copied."""
+    from animeinterp_cli.api import interpolate_video
+    from animeinterp_cli.video.encode import EncodeOptions
+
+    config = _run_config(
+        factor=factor, fps=_parse_fps(fps), model=model, weights=weights, sgm=sgm, device=device,
+        precision=precision, batch_size=batch_size, dedup=dedup, scene_threshold=scene_threshold,
+        overwrite=overwrite, encode=EncodeOptions(codec=codec, crf=crf, preset=preset),
+    )
+    progress = console.RichProgress(quiet)
+    try:
+        summary = interpolate_video(input, output, config, progress=progress, note=console.note)
+    finally:
+        progress.stop()
+    _report(summary, quiet)
+
+
+@app.command()
+def frames(
+    dir_in: Annotated[Path, typer.Argument(help="Folder of PNG/JPEG/WebP frames (natural sort order).")],
+    dir_out: Annotated[Path, typer.Argument(help="Folder for the numbered PNG output (created).")],
+    factor: Factor = 2,
+    model: Model = "auto",
+    weights: Weights = None,
+    sgm: Sgm = "inline",
+    device: Device = "auto",
+    precision: Precision = "auto",
+    batch_size: BatchSize = None,
+    dedup: Dedup = True,
+    scene_threshold: SceneThreshold = None,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Interpolate an image sequence: N images → (N − 1)·factor + 1 PNGs, originals kept bit-exact."""
+    from animeinterp_cli.api import interpolate_frames
+
+    config = _run_config(
+        factor=factor, fps=None, model=model, weights=weights, sgm=sgm, device=device,
+        precision=precision, batch_size=batch_size, dedup=dedup, scene_threshold=scene_threshold,
+        overwrite=overwrite,
+    )
+    progress = console.RichProgress(quiet)
+    try:
+        summary = interpolate_frames(dir_in, dir_out, config, progress=progress, note=console.note)
+    finally:
+        progress.stop()
+    _report(summary, quiet)
+
+
+def _register_optional_commands() -> None:
+    """Commands that live in their own packages."""
+    try:
+        from animeinterp_cli.benchmark.command import benchmark
+    except ImportError:
+        return
+    app.command("benchmark")(benchmark)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    """Console-script entry point: maps failures to one-line messages and exit codes."""
+    try:
+        result = app(standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors: Typer's message, exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except AnimeInterpError as exc:
+        _fail(exc)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        sys.exit(130)
+    except typer.Abort:  # Typer's form of Ctrl-C
+        console.error("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        _fail(exc, unexpected=True)
+        sys.exit(1)
+    # Typer returns the exit code of --help / --version instead of raising in this mode
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(exc: BaseException, unexpected: bool = False) -> None:
+    if os.environ.get("ANIMEINTERP_DEBUG") == "1":
+        import traceback
+
+        traceback.print_exception(exc)
+    prefix = "unexpected error: " if unexpected else ""
+    console.error(f"{prefix}{exc}")
