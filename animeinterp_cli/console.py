@@ -64,7 +64,7 @@ class RichProgress:
 
 def note(message: str) -> None:
     """A one-line notice (which method, a stream that could not be copied, …)."""
-    stderr.print(f"[yellow]note:[/] {message}")
+    stderr.print(f"[yellow]note:[/] {message}", soft_wrap=True)
 
 
 def error(message: str) -> None:
