@@ -58,7 +58,7 @@ def valid_matches(
     return (
         accepted
         & (shift <= config.max_shift * config.scale)
-        & (area_source > config.min_segment_area * config.scale**2)
+        & (area_source > config.min_segment_area)
         & (area_source < config.max_segment_fraction * width * height)
         & (ratio < config.max_size_ratio)
     )
@@ -90,7 +90,10 @@ def _brightened(gray: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
     sees texture in dark (ink-coloured) segments as the original arranges."""
     flat = labels.ravel()
     dark = np.bincount(flat, weights=gray.ravel(), minlength=count) < DARK_MEAN * np.bincount(flat, minlength=count)
-    return np.where(dark[labels], (0.8 * gray + 40).astype(np.uint8), gray)
+    if not dark.any():
+        return gray
+    lighter = (0.8 * np.arange(256) + 40).astype(np.uint8)
+    return np.where(dark[labels], lighter[gray], gray)
 
 
 def _dis(config: SGMConfig):
@@ -105,21 +108,24 @@ def _aligned_layout(gray0, gray1, labels0, labels1, sources, targets, shift):
     """DIS images for the "aligned" layout: (image0, image1, pair id maps 0 and 1, image0 → DIS
     offsets per pair). Pair ids are −1 outside the matched segments."""
     height, width = labels0.shape
-    pair_of_source = np.full(int(labels0.max()) + 1, -1, np.int64)
+    pair_of_source = np.full(int(labels0.max()) + 1, -1, np.int32)
     pair_of_source[sources] = np.arange(sources.size)
     ids0 = pair_of_source[labels0]
     image0 = np.where(ids0 >= 0, gray0, 0).astype(np.uint8)
 
-    pair_of_target = np.full(int(labels1.max()) + 1, -1, np.int64)
+    pair_of_target = np.full(int(labels1.max()) + 1, -1, np.int32)
     pair_of_target[targets] = np.arange(targets.size)
-    ys, xs = np.nonzero(pair_of_target[labels1] >= 0)
-    pair = pair_of_target[labels1[ys, xs]]
+    target_ids = pair_of_target[labels1].ravel()
+    index = np.flatnonzero(target_ids >= 0)
+    pair = target_ids[index]
+    ys, xs = np.divmod(index, width)
     cx, cy = xs - shift[pair, 0], ys - shift[pair, 1]
     inside = (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
+    canvas = (cy * width + cx)[inside]
     image1 = np.zeros_like(image0)
-    ids1 = np.full(labels0.shape, -1, np.int64)
-    image1[cy[inside], cx[inside]] = gray1[ys[inside], xs[inside]]
-    ids1[cy[inside], cx[inside]] = pair[inside]
+    ids1 = np.full(labels0.shape, -1, np.int32)
+    image1.ravel()[canvas] = gray1.ravel()[index[inside]]
+    ids1.ravel()[canvas] = pair[inside]
     return image0, image1, ids0, ids1, np.zeros((sources.size, 2), np.int64)
 
 
@@ -134,8 +140,8 @@ def _mosaic_layout(gray0, gray1, labels0, labels1, sources, targets, box0, box1,
     )
     image0 = np.zeros((max(mosaic_height, 1), row_width), np.uint8)
     image1 = np.zeros_like(image0)
-    ids0 = np.full(image0.shape, -1, np.int64)
-    ids1 = np.full(image0.shape, -1, np.int64)
+    ids0 = np.full(image0.shape, -1, np.int32)
+    ids1 = np.full(image0.shape, -1, np.int32)
     to_mosaic = np.zeros((sources.size, 2), np.int64)
     for pair, (oy, ox) in zip(placed, origins):
         for image, ids, gray, labels, segment, box, pad in (
@@ -193,27 +199,31 @@ def piecewise_flow(
         image0, image1, ids0, ids1, to_dis = _mosaic_layout(
             gray0, gray1, labels0, labels1, sources, targets, box0, box1, tile, pad0, pad1, config
         )
+    if not (ids0 >= 0).any():  # nothing fitted in the mosaic
+        return flow, np.zeros((height, width), bool)
     dis_flow = _dis(config).calc(image0, image1, None)  # (Hd, Wd, 2)
 
     # consistency gate: the share of each source segment's pixels that lands on its partner
-    ys, xs = np.nonzero(ids0 >= 0)
-    pair = ids0[ys, xs]
-    moved = dis_flow[ys, xs]
-    tx = np.rint(xs + moved[:, 0]).astype(np.int64)
-    ty = np.rint(ys + moved[:, 1]).astype(np.int64)
-    inside = (tx >= 0) & (tx < ids1.shape[1]) & (ty >= 0) & (ty < ids1.shape[0])
+    dis_width = ids0.shape[1]
+    moves = dis_flow.reshape(-1, 2)
+    index = np.flatnonzero(ids0 >= 0)
+    pair = ids0.ravel()[index]
+    ys, xs = np.divmod(index, dis_width)
+    tx = np.rint(xs + moves[index, 0]).astype(np.int64)
+    ty = np.rint(ys + moves[index, 1]).astype(np.int64)
+    inside = (tx >= 0) & (tx < dis_width) & (ty >= 0) & (ty < ids1.shape[0])
     on_partner = np.zeros(pair.size, bool)
-    on_partner[inside] = ids1[ty[inside], tx[inside]] == pair[inside]
+    on_partner[inside] = ids1.ravel()[(ty * dis_width + tx)[inside]] == pair[inside]
     pixels = np.bincount(pair, minlength=sources.size)
     accepted = np.bincount(pair[on_partner], minlength=sources.size) > config.min_overlap * pixels
 
-    keep = np.full(stats0.areas.size, -1, np.int64)
+    keep = np.full(stats0.areas.size, -1, np.int32)
     keep[sources[accepted]] = np.flatnonzero(accepted)
     pair_map = keep[labels0]
-    valid_pixels = pair_map >= 0
-    ys, xs = np.nonzero(valid_pixels)
-    pair = pair_map[ys, xs]
-    moved = dis_flow[ys + to_dis[pair, 1], xs + to_dis[pair, 0]]
-    flow[0, ys, xs] = moved[:, 0] + shift[pair, 0]
-    flow[1, ys, xs] = moved[:, 1] + shift[pair, 1]
-    return flow, valid_pixels
+    index = np.flatnonzero(pair_map >= 0)
+    pair = pair_map.ravel()[index]
+    ys, xs = np.divmod(index, width)
+    moved = moves[(ys + to_dis[pair, 1]) * dis_width + xs + to_dis[pair, 0]]
+    flow[0].ravel()[index] = moved[:, 0] + shift[pair, 0]
+    flow[1].ravel()[index] = moved[:, 1] + shift[pair, 1]
+    return flow, pair_map >= 0

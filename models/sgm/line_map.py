@@ -29,7 +29,8 @@ def line_map(image: np.ndarray, config: SGMConfig) -> np.ndarray:
     peak = float(response.max())
     if peak <= 0:  # flat image: no edge at all
         return np.zeros(image.shape[:2], bool)
-    strongest = response.max(axis=2) * (255.0 / peak)
+    # channel-wise max with OpenCV: numpy's reduction over a length-3 last axis is 10× slower
+    strongest = cv2.max(cv2.max(response[..., 0], response[..., 1]), response[..., 2]) * np.float32(255.0 / peak)
 
     low = strongest > config.hysteresis_low
     count, components = cv2.connectedComponents(low.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)

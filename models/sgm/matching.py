@@ -19,11 +19,11 @@ def histogram_intersection(descriptors0: np.ndarray, descriptors1: np.ndarray) -
 
     Uses Σ min(a, b) = (Σa + Σb − ‖a − b‖₁) / 2, so the work is one L1 distance matrix.
     """
-    first = torch.from_numpy(np.ascontiguousarray(descriptors0, np.float32))
-    second = torch.from_numpy(np.ascontiguousarray(descriptors1, np.float32))
-    distance = torch.cdist(first.unsqueeze(0), second.unsqueeze(0), p=1)[0]
-    total = first.sum(1, keepdim=True) + second.sum(1).unsqueeze(0)
-    return ((total - distance) / 2).numpy()
+    first = np.ascontiguousarray(descriptors0, np.float32)
+    second = np.ascontiguousarray(descriptors1, np.float32)
+    distance = torch.cdist(torch.from_numpy(first)[None], torch.from_numpy(second)[None], p=1)[0].numpy()
+    # the rest in numpy: small torch reductions cost more in thread start-up than in work here
+    return (first.sum(1)[:, None] + second.sum(1)[None, :] - distance) / 2
 
 
 def affinity(
@@ -42,13 +42,15 @@ def affinity(
     δ > ``distance_threshold``, subtract δ/5.
     """
     result = histogram_intersection(descriptors0, descriptors1)
-    areas0 = np.maximum(stats0.areas, 1).astype(np.float64)[:, None]
-    areas1 = np.maximum(stats1.areas, 1).astype(np.float64)[None, :]
+    areas0 = np.maximum(stats0.areas, 1).astype(np.float32)[:, None]
+    areas1 = np.maximum(stats1.areas, 1).astype(np.float32)[None, :]
     ratio = np.maximum(areas0 / areas1, areas1 / areas0)
-    result -= np.where(ratio > size_ratio_threshold, ratio * SIZE_PENALTY_SLOPE, 0).astype(np.float32)
-    offset = stats0.centroids[:, None, :] - stats1.centroids[None, :, :]
-    delta = np.hypot(offset[..., 0], offset[..., 1]) / np.hypot(*frame_size)
-    result -= np.where(delta > distance_threshold, delta * DISTANCE_PENALTY_SLOPE, 0).astype(np.float32)
+    result -= np.where(ratio > size_ratio_threshold, ratio * np.float32(SIZE_PENALTY_SLOPE), np.float32(0))
+    centroids0 = stats0.centroids.astype(np.float32)
+    centroids1 = stats1.centroids.astype(np.float32)
+    delta = np.hypot(centroids0[:, None, 0] - centroids1[None, :, 0], centroids0[:, None, 1] - centroids1[None, :, 1])
+    delta /= np.float32(np.hypot(*frame_size))
+    result -= np.where(delta > distance_threshold, delta * np.float32(DISTANCE_PENALTY_SLOPE), np.float32(0))
     return result
 
 

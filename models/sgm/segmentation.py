@@ -73,6 +73,39 @@ def trapped_ball_fill(fillable: np.ndarray, radii: tuple[int, ...]) -> np.ndarra
     return np.where(rest > 0, rest + (next_label - 1), labels)
 
 
+def _boundary(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(zero-padded flat labels, flat indices of the pixels with a differing 4-neighbour, row
+    stride). Merging regions only removes boundaries, so these pixels stay a superset of the
+    boundary pixels of every later merged label map."""
+    height, width = labels.shape
+    differs = np.zeros((height + 2, width + 2), bool)
+    horizontal = labels[:, 1:] != labels[:, :-1]
+    vertical = labels[1:] != labels[:-1]
+    differs[1:-1, 1:-2] |= horizontal
+    differs[1:-1, 2:-1] |= horizontal
+    differs[1:-2, 1:-1] |= vertical
+    differs[2:-1, 1:-1] |= vertical
+    return np.pad(labels, 1).ravel(), np.flatnonzero(differs.ravel()), width + 2
+
+
+def _ring_counts(padded: np.ndarray, index: np.ndarray, stride: int, mapping: np.ndarray):
+    """:func:`region_adjacency` of ``mapping[labels]`` from :func:`_boundary` of ``labels``."""
+    centre = mapping[padded[index]]
+    index, centre = index[centre != 0], centre[centre != 0]
+    regions, rings, seen = [], [], []
+    for offset in (-1, 1, -stride, stride):
+        neighbour = mapping[padded[index + offset]]
+        fresh = (neighbour != centre) & (neighbour != 0)
+        for previous in seen:  # count a ring pixel once per region even if it touches it twice
+            fresh &= neighbour != previous
+        seen.append(neighbour)
+        regions.append(neighbour[fresh])
+        rings.append(centre[fresh])
+    base = np.int64(mapping.size)
+    keys, counts = np.unique(np.concatenate(regions).astype(np.int64) * base + np.concatenate(rings), return_counts=True)
+    return keys // base, keys % base, counts
+
+
 def region_adjacency(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ring counts between the non-zero regions of ``labels`` (4-connectivity).
 
@@ -81,42 +114,17 @@ def region_adjacency(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     neighbour). Each unordered adjacent pair appears in both orders. Label 0 is never a region
     or a neighbour.
     """
-    height, width = labels.shape
-    padded = np.pad(labels, 1).ravel()
-    stride = width + 2
-    differs = np.zeros((height + 2, width + 2), bool)
-    horizontal = labels[:, 1:] != labels[:, :-1]
-    vertical = labels[1:] != labels[:-1]
-    differs[1:-1, 1:-2] |= horizontal
-    differs[1:-1, 2:-1] |= horizontal
-    differs[1:-2, 1:-1] |= vertical
-    differs[2:-1, 1:-1] |= vertical
-    index = np.flatnonzero(differs.ravel())
-    centre = padded[index]
-    index, centre = index[centre != 0], centre[centre != 0]
-
-    regions, rings, seen = [], [], []
-    for offset in (-1, 1, -stride, stride):
-        neighbour = padded[index + offset]
-        fresh = (neighbour != centre) & (neighbour != 0)
-        for previous in seen:  # count a ring pixel once per region even if it touches it twice
-            fresh &= neighbour != previous
-        seen.append(neighbour)
-        regions.append(neighbour[fresh])
-        rings.append(centre[fresh])
-    base = np.int64(labels.max()) + 1
-    keys, counts = np.unique(np.concatenate(regions).astype(np.int64) * base + np.concatenate(rings), return_counts=True)
-    return (keys // base).astype(np.int64), (keys % base).astype(np.int64), counts
+    return _ring_counts(*_boundary(labels), np.arange(int(labels.max()) + 1))
 
 
-def _colour_histograms(image: np.ndarray, labels: np.ndarray, count: int, bins: int) -> np.ndarray:
-    """(count, 3·bins) per-label colour histograms, fixed bins over 0..255, each channel L1 = 1/3."""
-    quantised = (image.reshape(-1, 3).astype(np.int64) * bins) >> 8
-    flat = labels.ravel().astype(np.int64) * bins
-    histograms = np.stack(
-        [np.bincount(flat + quantised[:, c], minlength=count * bins).reshape(count, bins) for c in range(3)], axis=1
-    ).reshape(count, 3 * bins).astype(np.float32)
-    return histograms / np.maximum(histograms.sum(1, keepdims=True), 1)
+def _colour_counts(image: np.ndarray, labels: np.ndarray, count: int, bins: int) -> np.ndarray:
+    """(count, 3·bins) float32 per-label pixel counts in fixed colour bins over 0..255, per channel."""
+    bin_of = ((np.arange(256) * bins) >> 8).astype(np.int64)
+    flat = labels.ravel().astype(np.int64) * (3 * bins)
+    counts = np.zeros(count * 3 * bins)
+    for channel in range(3):
+        counts += np.bincount(flat + (bin_of[image[..., channel].ravel()] + channel * bins), minlength=count * 3 * bins)
+    return counts.reshape(count, 3 * bins).astype(np.float32)
 
 
 def _follow(mapping: np.ndarray) -> np.ndarray:
@@ -133,21 +141,29 @@ def _follow(mapping: np.ndarray) -> np.ndarray:
 
 
 def merge_small_regions(labels: np.ndarray, image: np.ndarray, config: SGMConfig) -> np.ndarray:
-    """Merge small regions into a neighbour (spec §6.3 rules, vectorised per round)."""
-    area_scale = config.scale**2
-    small_area = config.merge_small_area * area_scale
+    """Merge small regions into a neighbour (spec §6.3 rules, vectorised per round).
+
+    Colour counts and areas are computed once and then carried along the merges (they add up),
+    and each round reads only the boundary pixels of the original map through the merges so
+    far; the label image is rewritten once at the end.
+    """
+    small_area = config.merge_small_area
+    count = int(labels.max()) + 1
+    area = np.bincount(labels.ravel(), minlength=count)
+    colours = _colour_counts(image, labels, count, config.merge_histogram_bins)
+    boundary = _boundary(labels)
+    merged_into = np.arange(count)  # label → the label it has been merged into so far
     for _ in range(config.merge_rounds):
-        count = int(labels.max()) + 1
-        area = np.bincount(labels.ravel(), minlength=count)
         small = (area > 0) & (area < small_area)
         small[0] = False
         if not small.any():
             break
-        region, neighbour, ring = region_adjacency(labels)
+        region, neighbour, ring = _ring_counts(*boundary, merged_into)
         keep = small[region]
         region, neighbour, ring = region[keep], neighbour[keep], ring[keep]
-        histograms = _colour_histograms(image, labels, count, config.merge_histogram_bins)
-        score = np.minimum(histograms[region], histograms[neighbour]).sum(1)
+        # histogram intersection of the L1-normalised histograms (each channel sums to 1/3)
+        scale = (1.0 / (3.0 * np.maximum(area, 1))).astype(np.float32)
+        score = np.minimum(colours[region] * scale[region, None], colours[neighbour] * scale[neighbour, None]).sum(1)
 
         # best neighbour per region: highest score, ties to the lower label
         order = np.lexsort((neighbour, -score, region))
@@ -159,24 +175,28 @@ def merge_small_regions(labels: np.ndarray, image: np.ndarray, config: SGMConfig
         neighbours = np.bincount(region, minlength=count)[candidates]
         size = area[candidates]
         merge = (
-            (size < _ALWAYS_AREA * area_scale)
-            | ((neighbours == 1) & (size < _ONE_NEIGHBOUR_AREA * area_scale))
+            (size < _ALWAYS_AREA)
+            | ((neighbours == 1) & (size < _ONE_NEIGHBOUR_AREA))
             | ((neighbours == 1) & (size < small_area) & (target_ring > 2))
         )
         for score_above, area_below, ring_above in _SCORE_RULES:
-            merge |= (best > score_above) & (size < area_below * area_scale) & (target_ring > ring_above)
+            merge |= (best > score_above) & (size < area_below) & (target_ring > ring_above)
 
         mapping = np.arange(count)
         mapping[candidates[merge]] = target[merge]
-        lonely = small & (area < _TINY_AREA * area_scale)
+        lonely = small & (area < _TINY_AREA)
         lonely[candidates] = False
         mapping[lonely] = 0
         mapping = _follow(mapping)
-        merged = mapping[labels].astype(np.int32)
-        if np.count_nonzero(np.bincount(merged.ravel())) == np.count_nonzero(area):
+        moved = np.flatnonzero(mapping != np.arange(count))
+        if moved.size == 0:  # the number of distinct labels did not change: done
             break
-        labels = merged
-    return labels
+        np.add.at(area, mapping[moved], area[moved])
+        np.add.at(colours, mapping[moved], colours[moved])
+        area[moved] = 0
+        colours[moved] = 0
+        merged_into = mapping[merged_into]
+    return merged_into[labels].astype(np.int32)
 
 
 def assign_line_pixels(labels: np.ndarray) -> np.ndarray:

@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-import torch
 
-from models.ops.grid import resize_flow
 from models.sgm.config import SGMConfig, SGMInputError, VGGWeightsError
 from models.sgm.descriptors import color_descriptors, find_vgg_weights, load_vgg, segment_stats, vgg_descriptors
 from models.sgm.flow import piecewise_flow, valid_matches
@@ -60,11 +58,18 @@ def _to_working(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _to_input(flow: np.ndarray, valid: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest-resize a piece-wise flow and its mask to ``size`` = (h, w), rescaling the vectors."""
-    tensor = resize_flow(torch.from_numpy(flow)[None], size, mode="nearest")[0]
-    mask = torch.nn.functional.interpolate(torch.from_numpy(valid)[None, None].float(), size=size, mode="nearest")
-    mask = mask[0, 0].numpy() > 0.5
-    return np.where(mask, tensor.numpy(), 0).astype(np.float32), mask
+    """Nearest-resize a piece-wise flow and its mask to ``size`` = (h, w), rescaling the vectors.
+
+    Same sampling as ``models.ops.resize_flow(mode="nearest")`` (source index floor(dst·in/out)),
+    done with OpenCV on the numpy arrays: torch's threaded kernels cost ~10× more CPU here.
+    """
+    height, width = size
+    if (height, width) == valid.shape:
+        return flow, valid
+    scale = np.array([width / flow.shape[2], height / flow.shape[1]], np.float32)[:, None, None]
+    resized = np.stack([cv2.resize(channel, (width, height), interpolation=cv2.INTER_NEAREST) for channel in flow * scale])
+    mask = cv2.resize(valid.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return resized, mask
 
 
 def _choose_descriptor(config: SGMConfig):
@@ -149,6 +154,6 @@ def _match_candidates(areas: np.ndarray, config: SGMConfig) -> np.ndarray:
     """Indices of the segments that enter the affinity: those big enough to take part in a
     valid match (area above min_segment_area / max_size_ratio), at most the largest
     ``max_match_segments``."""
-    big_enough = np.flatnonzero(areas > config.min_segment_area * config.scale**2 / config.max_size_ratio)
+    big_enough = np.flatnonzero(areas > config.min_segment_area / config.max_size_ratio)
     return big_enough[-config.max_match_segments:]  # segments are numbered by ascending area
 

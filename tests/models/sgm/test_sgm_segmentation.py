@@ -1,0 +1,113 @@
+"""Line map and segmentation (spec §6.1–6.5) on hand-made and rendered frames."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from sgm_cartoons import render_pair
+
+from models.sgm import SGMConfig
+from models.sgm.line_map import line_map
+from models.sgm.segmentation import (
+    assign_line_pixels,
+    merge_small_regions,
+    region_adjacency,
+    relabel_by_area,
+    segment,
+    trapped_ball_fill,
+)
+
+SMALL = SGMConfig(working_size=(320, 180))
+
+
+def outlined_square(size=64, ink=(20, 20, 30), fill=(240, 140, 40), paper=(170, 200, 235)):
+    image = np.empty((size, size, 3), np.uint8)
+    image[:] = paper
+    image[16:48, 16:48] = ink
+    image[18:46, 18:46] = fill
+    return image
+
+
+def test_line_map_marks_the_outline_not_the_fills():
+    lines = line_map(outlined_square(), SMALL)
+    assert lines[16:48, 16].mean() > 0.9 and lines[17, 16:48].mean() > 0.9  # the ink ring
+    assert not lines[24:40, 24:40].any()  # inside the fill
+    assert not lines[:8].any() and not lines[:, :8].any()  # paper far from the ink
+
+
+def test_line_map_of_a_flat_frame_is_empty():
+    assert not line_map(np.full((40, 50, 3), 128, np.uint8), SMALL).any()
+
+
+def test_hysteresis_drops_a_weak_edge_that_touches_no_strong_one():
+    image = np.full((60, 120, 3), 128, np.uint8)
+    image[:, 20:22] = 0  # strong ink stroke
+    image[:, 90:] = 134  # faint step far away
+    lines = line_map(image, SMALL)
+    assert lines[:, 18:24].any()
+    assert not lines[:, 80:].any()
+
+
+def test_trapped_ball_does_not_leak_through_a_narrow_gap():
+    fillable = np.ones((40, 80), bool)
+    fillable[:, 30] = False  # wall between a small and a large room ...
+    fillable[20, 30] = True  # ... with a 1-pixel gap that a plain flood fill would pass
+    labels = trapped_ball_fill(fillable, (3, 2, 1))
+    small_room, large_room = labels[5:35, 5:25], labels[5:35, 40:75]
+    assert np.unique(small_room).size == 1 and np.unique(large_room).size == 1
+    assert small_room[0, 0] != large_room[0, 0] and small_room[0, 0] > 0
+
+
+def test_region_adjacency_counts_ring_pixels_by_hand():
+    labels = np.array([[1, 1, 2], [1, 1, 2], [3, 3, 3]], np.int32)
+    region, neighbour, count = region_adjacency(labels)
+    found = {(int(r), int(n)): int(c) for r, n, c in zip(region, neighbour, count)}
+    # region 1's outer ring: two pixels of 2 (right column), two of 3 (bottom-left); and so on
+    assert found == {(1, 2): 2, (1, 3): 2, (2, 1): 2, (2, 3): 1, (3, 1): 2, (3, 2): 1}
+
+
+def test_region_adjacency_ignores_label_zero():
+    labels = np.array([[1, 0, 2]], np.int32)
+    region, _, _ = region_adjacency(labels)
+    assert region.size == 0
+
+
+def test_small_speck_merges_into_its_surrounding_region_and_big_regions_stay():
+    image = np.zeros((60, 60, 3), np.uint8)
+    image[:, :30] = (200, 30, 30)
+    image[:, 30:] = (30, 30, 200)
+    image[10:13, 10:13] = (190, 40, 40)  # 9-pixel speck of nearly the same red
+    labels = np.where(np.arange(60)[None, :] < 30, 1, 2) * np.ones((60, 1), np.int32)
+    labels[10:13, 10:13] = 3
+    merged = merge_small_regions(labels, image, SGMConfig(working_size=(960, 540)))
+    assert set(np.unique(merged)) == {1, 2}
+    assert (merged[10:13, 10:13] == 1).all()
+
+
+def test_line_pixels_go_to_the_nearest_region():
+    labels = np.array([[1, 1, 0, 0, 2, 2]] * 3, np.int32)
+    assigned = assign_line_pixels(labels)
+    assert (assigned[:, :3] == 1).all() and (assigned[:, 3:] == 2).all()
+    assert (assign_line_pixels(np.zeros((4, 4), np.int32)) == 0).all()  # nothing to give: one segment
+
+
+def test_relabel_ranks_segments_by_area_ascending():
+    labels = np.array([[7, 7, 7, 2, 2, 5]], np.int32)
+    ranked, areas = relabel_by_area(labels)
+    assert ranked.tolist() == [[2, 2, 2, 1, 1, 0]]
+    assert areas.tolist() == [1, 2, 3]
+
+
+def test_rendered_shapes_become_pure_segments():
+    pair = render_pair(np.random.default_rng(3), 320, 180, shapes=4, radius_range=(18.0, 30.0))
+    labels, areas = segment(pair.frame0, SMALL)
+    shapes = int(pair.shape_ids0.max())
+    assert labels.shape == (180, 320) and areas.sum() == 320 * 180
+    assert shapes + 1 <= areas.size <= shapes + 3  # the shapes, the paper, at most a stray piece or two
+    for shape in range(1, shapes + 1):
+        inside = pair.shape_ids0 == shape
+        values, counts = np.unique(labels[inside], return_counts=True)
+        main = values[np.argmax(counts)]
+        with_outline = cv2.dilate(inside.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        assert counts.max() / inside.sum() > 0.9  # the shape is one segment ...
+        assert with_outline[labels == main].mean() > 0.97  # ... which holds nothing but the shape and its outline
