@@ -12,8 +12,12 @@ from pathlib import Path
 
 from animeinterp_cli.engine.device import Placement
 from animeinterp_cli.errors import AnimeInterpError, WeightsError
+from models.animeinterp import load_animeinterp
+from models.checkpoint import CheckpointError
 from models.classic import ClassicInterpolator
 from models.interpolator import FrameInterpolator, LinearBlend
+from models.pipeline import AnimeInterpPipeline
+from models.sgm import SGMConfig
 
 METHOD_NAMES = ("animeinterp", "classic", "blend")
 SGM_MODES = ("inline", "zero", "precomputed")
@@ -46,4 +50,9 @@ def _build_animeinterp(weights: Path | None, sgm: str) -> FrameInterpolator:
             "the AnimeInterp network needs weights: pass --weights PATH (e.g. anime_interp_full.ckpt) "
             "or use --model classic"
         )
-    raise WeightsError("the AnimeInterp network is not available in this build yet; use --model classic")
+    try:
+        network = load_animeinterp(weights)
+    except CheckpointError as error:
+        raise WeightsError(str(error)) from None
+    # "precomputed" flows arrive with each pair (benchmark); "zero" starts the RFR from rest
+    return AnimeInterpPipeline(network, SGMConfig() if sgm == "inline" else None)
