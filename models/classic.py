@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from models.interpolator import FrameInterpolator, Motion
+from models.interpolator import FrameInterpolator, Motion, to_uint8_frames
 from models.ops import backward_warp, forward_splat
 
 _DIS_PRESETS = {
@@ -52,11 +52,14 @@ class ClassicConfig:
             raise ValueError(f"unknown DIS preset {self.dis_preset!r}; choose one of {list(_DIS_PRESETS)}")
 
 
-def _to_grey_uint8(images: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) RGB in [0, 1] → (B, H, W) uint8 luma (BT.601 weights, as OpenCV uses)."""
-    weights = torch.tensor([0.299, 0.587, 0.114], device=images.device, dtype=torch.float32)
-    grey = torch.einsum("bchw,c->bhw", images.float(), weights)
-    return (grey.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
+def to_grey_uint8(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB → (H, W) uint8 luma (BT.601 weights, OpenCV's)."""
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+def _to_grey_batch(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) RGB in [0, 1] → (B, H, W) uint8 luma, via uint8 RGB as the video gives it."""
+    return np.stack([to_grey_uint8(frame) for frame in to_uint8_frames(images)])
 
 
 def dis_flow(grey0: np.ndarray, grey1: np.ndarray, config: ClassicConfig = ClassicConfig()) -> np.ndarray:
@@ -88,7 +91,7 @@ class ClassicInterpolator(FrameInterpolator):
         self.config = config
 
     def estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> Motion:
-        grey0, grey1 = _to_grey_uint8(img0), _to_grey_uint8(img1)
+        grey0, grey1 = _to_grey_batch(img0), _to_grey_batch(img1)
         flow01 = [dis_flow(a, b, self.config) for a, b in zip(grey0, grey1)]
         flow10 = [dis_flow(b, a, self.config) for a, b in zip(grey0, grey1)]
         device = img0.device

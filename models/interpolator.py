@@ -13,6 +13,7 @@ motion dict (see :func:`select_pairs`) to synthesise several t per pair in one b
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -37,6 +38,14 @@ class FrameInterpolator(nn.Module):
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.synthesize(img0, img1, self.estimate(img0, img1), t)
+
+
+def to_uint8_frames(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) RGB in [0, 1] → (B, H, W, 3) uint8 RGB numpy on the CPU (rounded).
+
+    For the stages that run classical image processing (OpenCV) on the CPU.
+    """
+    return (images.float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def select_pairs(motion: Motion, index: torch.Tensor) -> Motion:

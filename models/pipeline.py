@@ -1,8 +1,13 @@
-"""The full AnimeInterp pipeline: SGM guidance computed inline, then the network.
+"""The full AnimeInterp pipeline: the initial-flow guidance computed inline, then the network.
 
-This is where SGM's CPU/numpy world meets the network's device tensors: per pair, the two
-frames are brought to the CPU as uint8, SGM matches their colour segments, and its flows
-(zero where unmatched) go to the device as the RFR's initial flows.
+This is where the CPU/numpy guidance meets the network's device tensors: per pair, the two
+frames are brought to the CPU as uint8, the guidance flows are computed there and go to the
+device as the RFR's initial flows. Guidance modes:
+
+- ``"sgm"``: Segment-Guided Matching (the paper's; zero where no segment matched);
+- ``"dis"``: OpenCV DIS optical flow (dense, strong on small and medium motion);
+- ``"sgm+dis"``: SGM where it matched, DIS elsewhere;
+- ``"zero"``: no guidance (the RFR starts from rest; a legitimate fast mode, spec §6.10).
 """
 
 from __future__ import annotations
@@ -11,41 +16,69 @@ import numpy as np
 import torch
 
 from models.animeinterp import AnimeInterp
-from models.interpolator import FrameInterpolator, Motion
+from models.classic import ClassicConfig, dis_flow, to_grey_uint8
+from models.interpolator import FrameInterpolator, Motion, to_uint8_frames
 from models.sgm import SGMConfig, sgm_flows
 
+GUIDANCE_MODES = ("sgm", "dis", "sgm+dis", "zero")
 
-def _to_uint8_images(images: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) in [0, 1] → (B, H, W, 3) uint8 RGB on the CPU."""
-    return (images.float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+def guidance_flows(
+    frame0: np.ndarray, frame1: np.ndarray, mode: str, sgm: SGMConfig = SGMConfig()
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Initial flows of one pair ((2, H, W) float32 each, 0→1 and 1→0) for guidance ``mode``.
+
+    ``frame0``/``frame1`` are (H, W, 3) uint8 RGB. Also returns which SGM descriptor was used
+    (None when SGM did not run).
+    """
+    if mode not in GUIDANCE_MODES:
+        raise ValueError(f"unknown guidance {mode!r}; choose one of {GUIDANCE_MODES}")
+    height, width = frame0.shape[:2]
+    if mode == "zero":
+        zero = np.zeros((2, height, width), np.float32)
+        return zero, zero.copy(), None
+    descriptor = None
+    if "sgm" in mode:
+        result = sgm_flows(frame0, frame1, sgm)
+        flow01, flow10, descriptor = result.flow01, result.flow10, result.descriptor
+    if "dis" in mode:
+        grey0, grey1 = (to_grey_uint8(f) for f in (frame0, frame1))
+        dense01, dense10 = dis_flow(grey0, grey1, ClassicConfig()), dis_flow(grey1, grey0, ClassicConfig())
+        if mode == "dis":
+            return dense01, dense10, None
+        flow01 = np.where(result.valid01[None], flow01, dense01)
+        flow10 = np.where(result.valid10[None], flow10, dense10)
+    return flow01, flow10, descriptor
 
 
 class AnimeInterpPipeline(FrameInterpolator):
-    """SGM (inline, or none) → :class:`AnimeInterp`.
+    """Guidance (see the module docstring) → :class:`AnimeInterp`.
 
-    ``sgm=None`` feeds zero initial flows (a legitimate fast mode: the refined flows depend
-    little on the initial ones, spec §6.10). Initial flows passed explicitly to
-    :meth:`estimate` (e.g. precomputed ATD-12K SGM files) take precedence over both.
+    Initial flows passed explicitly to :meth:`estimate` (e.g. precomputed ATD-12K SGM files)
+    take precedence over the guidance.
     """
 
     method_name = "animeinterp"
 
-    def __init__(self, network: AnimeInterp, sgm: SGMConfig | None = SGMConfig()) -> None:
+    def __init__(self, network: AnimeInterp, guidance: str = "sgm", sgm: SGMConfig = SGMConfig()) -> None:
         super().__init__()
+        if guidance not in GUIDANCE_MODES:
+            raise ValueError(f"unknown guidance {guidance!r}; choose one of {GUIDANCE_MODES}")
         self.network = network
+        self.guidance = guidance
         self.sgm = sgm
         self.size_multiple = network.size_multiple
         #: which SGM descriptor the last pair used ("vgg19", "color"), or None
         self.last_descriptor: str | None = None
 
-    def guidance(self, img0: torch.Tensor, img1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """SGM flows (B, 2, H, W) fp32 on the images' device, both directions."""
+    def initial_flows(self, img0: torch.Tensor, img1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Guidance flows (B, 2, H, W) fp32 on the images' device, both directions."""
         flows01, flows10 = [], []
-        for frame0, frame1 in zip(_to_uint8_images(img0), _to_uint8_images(img1)):
-            result = sgm_flows(frame0, frame1, self.sgm)
-            flows01.append(result.flow01)
-            flows10.append(result.flow10)
-            self.last_descriptor = result.descriptor
+        for frame0, frame1 in zip(to_uint8_frames(img0), to_uint8_frames(img1)):
+            flow01, flow10, descriptor = guidance_flows(frame0, frame1, self.guidance, self.sgm)
+            flows01.append(flow01)
+            flows10.append(flow10)
+            self.last_descriptor = descriptor or self.last_descriptor
         device = img0.device
         return torch.from_numpy(np.stack(flows01)).to(device), torch.from_numpy(np.stack(flows10)).to(device)
 
@@ -56,8 +89,8 @@ class AnimeInterpPipeline(FrameInterpolator):
         init01: torch.Tensor | None = None,
         init10: torch.Tensor | None = None,
     ) -> Motion:
-        if init01 is None and init10 is None and self.sgm is not None:
-            init01, init10 = self.guidance(img0, img1)
+        if init01 is None and init10 is None and self.guidance != "zero":
+            init01, init10 = self.initial_flows(img0, img1)
         return self.network.estimate(img0, img1, init01, init10)
 
     def synthesize(self, img0, img1, motion, t):

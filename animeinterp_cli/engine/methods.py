@@ -17,7 +17,6 @@ from models.checkpoint import CheckpointError
 from models.classic import ClassicInterpolator
 from models.interpolator import FrameInterpolator, LinearBlend
 from models.pipeline import AnimeInterpPipeline
-from models.sgm import SGMConfig
 
 METHOD_NAMES = ("animeinterp", "classic", "blend")
 SGM_MODES = ("inline", "zero", "precomputed")
@@ -55,4 +54,4 @@ def _build_animeinterp(weights: Path | None, sgm: str) -> FrameInterpolator:
     except CheckpointError as error:
         raise WeightsError(str(error)) from None
     # "precomputed" flows arrive with each pair (benchmark); "zero" starts the RFR from rest
-    return AnimeInterpPipeline(network, SGMConfig() if sgm == "inline" else None)
+    return AnimeInterpPipeline(network, "sgm" if sgm == "inline" else "zero")
