@@ -15,7 +15,14 @@ import cv2
 import numpy as np
 
 from models.sgm.config import SGMConfig, SGMInputError, VGGWeightsError
-from models.sgm.descriptors import color_descriptors, find_vgg_weights, load_vgg, segment_stats, vgg_descriptors
+from models.sgm.descriptors import (
+    SegmentStats,
+    color_descriptors,
+    find_vgg_weights,
+    load_vgg,
+    segment_stats,
+    vgg_descriptors,
+)
 from models.sgm.flow import piecewise_flow, valid_matches
 from models.sgm.line_map import line_map
 from models.sgm.matching import affinity, mutual_match
@@ -96,7 +103,6 @@ def sgm_flows(frame0: np.ndarray, frame1: np.ndarray, config: SGMConfig = SGMCon
     _check_frames(frame0, frame1)
     timings = dict.fromkeys(STAGES, 0.0)
     descriptor_name, vgg = _choose_descriptor(config)
-    width, height = config.working_size
 
     clock = time.perf_counter()
     frames = [_to_working(frame, config.working_size) for frame in (frame0, frame1)]
@@ -119,23 +125,7 @@ def sgm_flows(frame0: np.ndarray, frame1: np.ndarray, config: SGMConfig = SGMCon
     timings["descriptors"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    candidates = [_match_candidates(stat.areas, config) for stat in stats]
-    scores = affinity(
-        descriptors[0][candidates[0]], descriptors[1][candidates[1]],
-        stats[0].take(candidates[0]), stats[1].take(candidates[1]),
-        (width, height), config.size_ratio_penalty, config.distance_penalty,
-    )
-    match01, accepted01, match10, accepted10 = mutual_match(scores, config.rank_sum_thr)
-    matches = []
-    for (source, target), match, accepted, (stat_source, stat_target) in (
-        ((0, 1), match01, accepted01, (stats[0], stats[1])),
-        ((1, 0), match10, accepted10, (stats[1], stats[0])),
-    ):
-        full_match = np.zeros(stat_source.areas.size, np.int64)
-        full_accepted = np.zeros(stat_source.areas.size, bool)
-        full_match[candidates[source]] = candidates[target][match] if candidates[target].size else 0
-        full_accepted[candidates[source]] = accepted
-        matches.append((full_match, valid_matches(full_match, full_accepted, stat_source, stat_target, (width, height), config)))
+    matches = _match_segments(stats, descriptors, config)
     timings["matching"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -157,3 +147,25 @@ def _match_candidates(areas: np.ndarray, config: SGMConfig) -> np.ndarray:
     big_enough = np.flatnonzero(areas > config.min_segment_area / config.max_size_ratio)
     return big_enough[-config.max_match_segments:]  # segments are numbered by ascending area
 
+
+def _match_segments(stats: list[SegmentStats], descriptors: list[np.ndarray], config: SGMConfig):
+    """[(match, valid) for 0 → 1, (match, valid) for 1 → 0], each over all source segments:
+    the mutual match of every segment and whether it passes the flow gates."""
+    candidates = [_match_candidates(stat.areas, config) for stat in stats]
+    scores = affinity(
+        descriptors[0][candidates[0]], descriptors[1][candidates[1]],
+        stats[0].take(candidates[0]), stats[1].take(candidates[1]),
+        config.working_size, config.size_ratio_penalty, config.distance_penalty,
+    )
+    match01, accepted01, match10, accepted10 = mutual_match(scores, config.rank_sum_thr)
+    directions = []
+    for source, match, accepted in ((0, match01, accepted01), (1, match10, accepted10)):
+        target = 1 - source
+        full_match = np.zeros(stats[source].areas.size, np.int64)
+        full_accepted = np.zeros(stats[source].areas.size, bool)
+        if candidates[target].size:
+            full_match[candidates[source]] = candidates[target][match]
+            full_accepted[candidates[source]] = accepted
+        valid = valid_matches(full_match, full_accepted, stats[source], stats[target], config.working_size, config)
+        directions.append((full_match, valid))
+    return directions
