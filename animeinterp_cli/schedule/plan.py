@@ -5,7 +5,7 @@ every ``t`` is an exact fraction computed from the input times, never accumulate
 
 **Output times** come from the :class:`Target`: with ``factor`` N each input interval
 [T_i, T_i+1) gets N frames at T_i + k·(T_i+1 − T_i)/N (variable-frame-rate input keeps its
-timing); with ``fps`` R the output is the uniform grid T_0 + k/R.
+timing); with ``fps`` R the output is the uniform grid T_0 + k/R (up to the end, below).
 
 **What each output time shows** is read off a *keyframe timeline*:
 
@@ -21,7 +21,8 @@ timing); with ``fps`` R the output is the uniform grid T_0 + k/R.
   motion resumes from its last frame. The default of 4 frames covers drawings held on ones
   to fours, the cadences of TV and film animation; a drawing held for 5+ frames (≥ 0.2 s at
   24 fps) is a pose meant to be seen. Longer spans would also turn real pauses into slow
-  drift and need more frames buffered by the streaming executor.
+  drift and need more frames buffered by the streaming executor. ``max_hold`` counts input
+  frames, so it fits 23.976–30 fps sources; raise it for inputs at 50–60 fps.
 - A scene cut between i and i+1: nothing is synthesised across it; times in [T_i, T_i+1)
   show frame i. The drawing just before a cut, and the last drawing of the video, have no
   successor to move to, so they stay still too.
@@ -29,8 +30,9 @@ timing); with ``fps`` R the output is the uniform grid T_0 + k/R.
 In still stretches (pauses, before a cut, the end) every input frame is shown as it is at
 its own time and repeated until the next one ("hold"), so small changes in a still (a
 subtitle appearing) keep their timing. An input keyframe at its own time is always a
-bit-exact ``Copy`` "original"; a pair of bit-identical frames is copied ("duplicate"),
-never sent to the model.
+bit-exact ``Copy`` "original". A pair of bit-identical frames never reaches the model:
+with dedup it is part of a held run, without dedup its in-betweens are copies
+("duplicate").
 
 The end: with ``end_time`` (video: last frame time + its duration) the last frame is held
 until ``end_time``, so factor N gives exactly N·len(times) frames and the same duration.
