@@ -20,7 +20,7 @@ import numpy as np
 
 from animeinterp_cli.engine.device import Placement, resolve_placement
 from animeinterp_cli.engine.execute import execute_plan
-from animeinterp_cli.engine.methods import build_method
+from animeinterp_cli.engine.methods import build_method, resolve_weights
 from animeinterp_cli.engine.runner import PairRunner
 from animeinterp_cli.errors import InputError
 from animeinterp_cli.schedule.detect import DetectConfig, Detector, PairScores
@@ -94,12 +94,21 @@ class Summary:
 def _choose_method(config: RunConfig, placement: Placement, note: Callable[[str], None]):
     name = config.model
     if name == "auto":
-        if config.weights is not None:
+        if resolve_weights(config.weights) is not None:
             name = "animeinterp"
         else:
             name = "classic"
-            note("no AnimeInterp weights given (--weights PATH): using the classic DIS-flow method")
+            note("no AnimeInterp weights (none shipped, no --weights PATH): using the classic DIS-flow method")
     return build_method(name, placement=placement, weights=config.weights, sgm=config.sgm)
+
+
+def _report_guidance(runner: PairRunner, note: Callable[[str], None]) -> None:
+    """Say which SGM descriptor the run used (VGG-19 needs ImageNet weights that may be absent)."""
+    descriptor = getattr(runner.method, "last_descriptor", None)
+    if descriptor == "color":
+        note("SGM used the weights-free colour descriptor (no VGG-19 ImageNet weights found)")
+    elif descriptor:
+        note(f"SGM used the {descriptor} descriptor")
 
 
 def _default_batch_size(placement: Placement) -> int:
@@ -169,6 +178,7 @@ def interpolate_video(
                 summary.count(action)
                 progress.advance()
         progress.stop()
+        _report_guidance(runner, note)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -225,5 +235,6 @@ def interpolate_frames(
             summary.count(action)
             progress.advance()
         progress.stop()
+        _report_guidance(runner, note)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -205,6 +205,43 @@ def frames(
     _report(summary, quiet)
 
 
+@app.command("weights")
+def weights_command() -> None:
+    """List the weights the tool can find and verify their checksums."""
+    from rich.table import Table
+
+    from animeinterp_cli.errors import WeightsError
+    from animeinterp_cli.weights import read_manifest, sha256_of, user_checkpoints, weights_dir
+
+    folder = weights_dir()
+    table = Table(title=f"weights in {folder}")
+    for column in ("name", "file", "size", "guidance", "sha256"):
+        table.add_column(column)
+    problems = []
+    for entry in read_manifest(folder):
+        if not entry.present:
+            status, size = "[red]missing[/]", "-"
+            problems.append(f"weights file {entry.path} listed in the manifest is missing")
+        else:
+            size = f"{entry.path.stat().st_size / 1e6:.1f} MB"
+            if entry.sha256 is None:
+                status = "not in manifest"
+            elif sha256_of(entry.path) == entry.sha256:
+                status = "[green]ok[/]"
+            else:
+                status = "[red]MISMATCH[/]"
+                problems.append(f"weights file {entry.path} is corrupt: its sha256 does not match the manifest")
+        table.add_row(entry.name, entry.path.name, size, entry.guidance, status)
+    for path in user_checkpoints(folder):
+        table.add_row(path.stem, path.name, f"{path.stat().st_size / 1e6:.1f} MB", "sgm", "user file (no checksum)")
+    if table.row_count == 0:
+        console.stderr.print(f"no weights found in {folder}: `double` uses the classic method unless --weights is given")
+    else:
+        console.stderr.print(table)
+    if problems:
+        raise WeightsError(problems[0])
+
+
 def _register_optional_commands() -> None:
     """Commands that live in their own packages."""
     try:

@@ -1,7 +1,8 @@
 """The interpolation methods the user can pick, built in one place.
 
-- ``animeinterp``: the AnimeInterp network (SGM → RFR → splatting → GridNet) with weights
-  (``--weights PATH``, else the project's default weights when shipped).
+- ``animeinterp``: the AnimeInterp network (guidance → RFR → splatting → GridNet) with weights
+  (``--weights PATH``, else the project's default weights when shipped, see
+  :mod:`animeinterp_cli.weights`).
 - ``classic``: DIS optical flow + occlusion-aware softmax splatting; needs no weights.
 - ``blend``: the plain (1 − t)·a + t·b cross-fade, a baseline for benchmarks.
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from animeinterp_cli.engine.device import Placement
 from animeinterp_cli.errors import AnimeInterpError, WeightsError
+from animeinterp_cli.weights import default_weights, read_manifest, verify
 from models.animeinterp import load_animeinterp
 from models.checkpoint import CheckpointError
 from models.classic import ClassicInterpolator
@@ -43,15 +45,33 @@ def build_method(
     return method.to(placement.device).eval()
 
 
-def _build_animeinterp(weights: Path | None, sgm: str) -> FrameInterpolator:
+def resolve_weights(weights: Path | None) -> tuple[Path, str] | None:
+    """The weights file to use and the guidance it was trained with, or None if there is none.
+
+    An explicit path wins; a file the manifest describes uses the manifest's guidance, any
+    other file (the official checkpoint) the paper's SGM. Without a path: the shipped default.
+    """
     if weights is None:
+        entry = default_weights()
+        return (entry.path, entry.guidance) if entry else None
+    for entry in read_manifest():
+        if entry.path.resolve() == weights.resolve():
+            verify(entry)
+            return entry.path, entry.guidance
+    return weights, "sgm"
+
+
+def _build_animeinterp(weights: Path | None, sgm: str) -> FrameInterpolator:
+    resolved = resolve_weights(weights)
+    if resolved is None:
         raise WeightsError(
-            "the AnimeInterp network needs weights: pass --weights PATH (e.g. anime_interp_full.ckpt) "
-            "or use --model classic"
+            "the AnimeInterp network needs weights and none are shipped in this build: pass --weights PATH "
+            "(e.g. anime_interp_full.ckpt) or use --model classic"
         )
+    path, guidance = resolved
     try:
-        network = load_animeinterp(weights)
+        network = load_animeinterp(path)
     except CheckpointError as error:
         raise WeightsError(str(error)) from None
     # "precomputed" flows arrive with each pair (benchmark); "zero" starts the RFR from rest
-    return AnimeInterpPipeline(network, "sgm" if sgm == "inline" else "zero")
+    return AnimeInterpPipeline(network, guidance if sgm == "inline" else "zero")
