@@ -85,9 +85,11 @@ def _shelf_pack(heights: np.ndarray, widths: np.ndarray, row_width: int, max_are
     return np.asarray(placed, np.int64), np.asarray(origins, np.int64).reshape(-1, 2), y + shelf
 
 
-def _brightened(gray: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
-    """``gray`` with every segment whose mean is below DARK_MEAN mapped to 0.8·g + 40, so DIS
-    sees texture in dark (ink-coloured) segments as the original arranges."""
+def dis_gray(image: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """(H, W) uint8 grey of an RGB frame as the flow step feeds it to DIS: every segment whose
+    mean grey is below DARK_MEAN is mapped to 0.8·g + 40 (as the original does per patch), so
+    dark, ink-coloured segments keep some contrast."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     flat = labels.ravel()
     dark = np.bincount(flat, weights=gray.ravel(), minlength=count) < DARK_MEAN * np.bincount(flat, minlength=count)
     if not dark.any():
@@ -104,15 +106,11 @@ def _dis(config: SGMConfig):
     return dis
 
 
-def _aligned_layout(gray0, gray1, labels0, labels1, sources, targets, shift):
-    """DIS images for the "aligned" layout: (image0, image1, pair id maps 0 and 1, image0 → DIS
-    offsets per pair). Pair ids are −1 outside the matched segments."""
-    height, width = labels0.shape
-    pair_of_source = np.full(int(labels0.max()) + 1, -1, np.int32)
-    pair_of_source[sources] = np.arange(sources.size)
-    ids0 = pair_of_source[labels0]
-    image0 = np.where(ids0 >= 0, gray0, 0).astype(np.uint8)
-
+def _aligned_layout(gray0, gray1, source_pairs, labels1, targets, shift):
+    """DIS images for the "aligned" layout: (image0, image1, image1's pair ids (−1 = none),
+    image0 → DIS offsets per pair). ``source_pairs`` is frame 0's pair-id map."""
+    height, width = source_pairs.shape
+    image0 = np.where(source_pairs >= 0, gray0, 0).astype(np.uint8)
     pair_of_target = np.full(int(labels1.max()) + 1, -1, np.int32)
     pair_of_target[targets] = np.arange(targets.size)
     target_ids = pair_of_target[labels1].ravel()
@@ -123,16 +121,17 @@ def _aligned_layout(gray0, gray1, labels0, labels1, sources, targets, shift):
     inside = (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
     canvas = (cy * width + cx)[inside]
     image1 = np.zeros_like(image0)
-    ids1 = np.full(labels0.shape, -1, np.int32)
+    ids1 = np.full(source_pairs.shape, -1, np.int32)
     image1.ravel()[canvas] = gray1.ravel()[index[inside]]
     ids1.ravel()[canvas] = pair[inside]
-    return image0, image1, ids0, ids1, np.zeros((sources.size, 2), np.int64)
+    return image0, image1, ids1, np.zeros((targets.size, 2), np.int64)
 
 
 def _mosaic_layout(gray0, gray1, labels0, labels1, sources, targets, box0, box1, tile, pad0, pad1, config):
     """DIS images for the "mosaic" layout (see module docstring): each pair's (w, h) ``tile``
-    holds its two segments at front pads ``pad0``/``pad1``. Pairs that do not fit the area
-    bound get no pixels."""
+    holds its two segments at front pads ``pad0``/``pad1``. Returns (image0, image1, image1's
+    pair ids, image0 → mosaic offsets per pair, placed per pair): pairs that do not fit the
+    area bound are not placed."""
     height, width = labels0.shape
     row_width = max(width, int(tile[:, 0].max()))
     placed, origins, mosaic_height = _shelf_pack(
@@ -140,12 +139,11 @@ def _mosaic_layout(gray0, gray1, labels0, labels1, sources, targets, box0, box1,
     )
     image0 = np.zeros((max(mosaic_height, 1), row_width), np.uint8)
     image1 = np.zeros_like(image0)
-    ids0 = np.full(image0.shape, -1, np.int32)
     ids1 = np.full(image0.shape, -1, np.int32)
     to_mosaic = np.zeros((sources.size, 2), np.int64)
     for pair, (oy, ox) in zip(placed, origins):
         for image, ids, gray, labels, segment, box, pad in (
-            (image0, ids0, gray0, labels0, sources[pair], box0[pair], pad0[pair]),
+            (image0, None, gray0, labels0, sources[pair], box0[pair], pad0[pair]),
             (image1, ids1, gray1, labels1, targets[pair], box1[pair], pad1[pair]),
         ):
             x0, y0, x1, y1 = box
@@ -153,9 +151,12 @@ def _mosaic_layout(gray0, gray1, labels0, labels1, sources, targets, box0, box1,
             top, left = oy + pad[1], ox + pad[0]
             window = (slice(top, top + inside.shape[0]), slice(left, left + inside.shape[1]))
             image[window][inside] = gray[y0:y1 + 1, x0:x1 + 1][inside]
-            ids[window][inside] = pair
+            if ids is not None:
+                ids[window][inside] = pair
         to_mosaic[pair] = (ox + pad0[pair, 0] - box0[pair, 0], oy + pad0[pair, 1] - box0[pair, 1])
-    return image0, image1, ids0, ids1, to_mosaic
+    fitted = np.zeros(sources.size, bool)
+    fitted[placed] = True
+    return image0, image1, ids1, to_mosaic, fitted
 
 
 def piecewise_flow(
@@ -171,7 +172,8 @@ def piecewise_flow(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flow frame 0 → frame 1 for the segments of frame 0 with ``valid`` matches ``match``.
 
-    ``gray*`` are (H, W) uint8, ``labels*`` (H, W) int segment maps 0..N−1, ``match``/``valid``
+    ``gray*`` are (H, W) uint8 DIS inputs (:func:`dis_gray`), ``labels*`` (H, W) int segment
+    maps 0..N−1, ``match``/``valid``
     (N0,) from the matching. A target claimed by several sources (possible only with
     rank_sum_thr > 0) keeps its first source. Returns (flow (2, H, W) float32, valid (H, W) bool).
     """
@@ -191,39 +193,41 @@ def piecewise_flow(
     pad0, pad1 = (tile - size0) // 2, (tile - size1) // 2
     shift = (box1[:, :2] - pad1) - (box0[:, :2] - pad0)
 
-    gray0 = _brightened(gray0, labels0, stats0.areas.size)
-    gray1 = _brightened(gray1, labels1, stats1.areas.size)
+    pair_of_source = np.full(stats0.areas.size, -1, np.int32)
+    pair_of_source[sources] = np.arange(sources.size)
+    source_pairs = pair_of_source[labels0]
     if config.flow_layout == "aligned":
-        image0, image1, ids0, ids1, to_dis = _aligned_layout(gray0, gray1, labels0, labels1, sources, targets, shift)
+        image0, image1, ids1, to_dis = _aligned_layout(gray0, gray1, source_pairs, labels1, targets, shift)
+        fitted = np.ones(sources.size, bool)
     else:
-        image0, image1, ids0, ids1, to_dis = _mosaic_layout(
+        image0, image1, ids1, to_dis, fitted = _mosaic_layout(
             gray0, gray1, labels0, labels1, sources, targets, box0, box1, tile, pad0, pad1, config
         )
-    if not (ids0 >= 0).any():  # nothing fitted in the mosaic
+    index = np.flatnonzero(source_pairs >= 0)  # the pixels of frame 0 that may get a flow
+    pair = source_pairs.ravel()[index]
+    index, pair = index[fitted[pair]], pair[fitted[pair]]
+    if index.size == 0:  # nothing fitted in the mosaic
         return flow, np.zeros((height, width), bool)
     dis_flow = _dis(config).calc(image0, image1, None)  # (Hd, Wd, 2)
 
+    # where each pixel sits in the DIS images, and where DIS moves it
+    ys, xs = np.divmod(index, width)
+    dis_height, dis_width = ids1.shape
+    dx, dy = xs + to_dis[pair, 0], ys + to_dis[pair, 1]
+    moved = dis_flow.reshape(-1, 2)[dy * dis_width + dx]
     # consistency gate: the share of each source segment's pixels that lands on its partner
-    dis_width = ids0.shape[1]
-    moves = dis_flow.reshape(-1, 2)
-    index = np.flatnonzero(ids0 >= 0)
-    pair = ids0.ravel()[index]
-    ys, xs = np.divmod(index, dis_width)
-    tx = np.rint(xs + moves[index, 0]).astype(np.int64)
-    ty = np.rint(ys + moves[index, 1]).astype(np.int64)
-    inside = (tx >= 0) & (tx < dis_width) & (ty >= 0) & (ty < ids1.shape[0])
+    tx = np.rint(dx + moved[:, 0]).astype(np.int64)
+    ty = np.rint(dy + moved[:, 1]).astype(np.int64)
+    inside = (tx >= 0) & (tx < dis_width) & (ty >= 0) & (ty < dis_height)
     on_partner = np.zeros(pair.size, bool)
     on_partner[inside] = ids1.ravel()[(ty * dis_width + tx)[inside]] == pair[inside]
     pixels = np.bincount(pair, minlength=sources.size)
     accepted = np.bincount(pair[on_partner], minlength=sources.size) > config.min_overlap * pixels
 
-    keep = np.full(stats0.areas.size, -1, np.int32)
-    keep[sources[accepted]] = np.flatnonzero(accepted)
-    pair_map = keep[labels0]
-    index = np.flatnonzero(pair_map >= 0)
-    pair = pair_map.ravel()[index]
-    ys, xs = np.divmod(index, width)
-    moved = moves[(ys + to_dis[pair, 1]) * dis_width + xs + to_dis[pair, 0]]
+    keep = accepted[pair]
+    index, pair, moved = index[keep], pair[keep], moved[keep]
     flow[0].ravel()[index] = moved[:, 0] + shift[pair, 0]
     flow[1].ravel()[index] = moved[:, 1] + shift[pair, 1]
-    return flow, pair_map >= 0
+    valid_pixels = np.zeros((height, width), bool)
+    valid_pixels.ravel()[index] = True
+    return flow, valid_pixels

@@ -74,13 +74,14 @@ def trapped_ball_fill(fillable: np.ndarray, radii: tuple[int, ...]) -> np.ndarra
 
 
 def _boundary(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """(zero-padded flat labels, flat indices of the pixels with a differing 4-neighbour, row
-    stride). Merging regions only removes boundaries, so these pixels stay a superset of the
-    boundary pixels of every later merged label map."""
+    """(zero-padded flat labels, flat indices of the non-zero pixels with a differing non-zero
+    4-neighbour, row stride). Merging regions (or dropping them to 0) only removes such
+    contacts, so these pixels stay a superset of the contacts of every later merged map."""
     height, width = labels.shape
     differs = np.zeros((height + 2, width + 2), bool)
-    horizontal = labels[:, 1:] != labels[:, :-1]
-    vertical = labels[1:] != labels[:-1]
+    filled = labels != 0
+    horizontal = (labels[:, 1:] != labels[:, :-1]) & filled[:, 1:] & filled[:, :-1]
+    vertical = (labels[1:] != labels[:-1]) & filled[1:] & filled[:-1]
     differs[1:-1, 1:-2] |= horizontal
     differs[1:-1, 2:-1] |= horizontal
     differs[1:-2, 1:-1] |= vertical
@@ -88,8 +89,9 @@ def _boundary(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return np.pad(labels, 1).ravel(), np.flatnonzero(differs.ravel()), width + 2
 
 
-def _ring_counts(padded: np.ndarray, index: np.ndarray, stride: int, mapping: np.ndarray):
-    """:func:`region_adjacency` of ``mapping[labels]`` from :func:`_boundary` of ``labels``."""
+def _ring_counts(padded: np.ndarray, index: np.ndarray, stride: int, mapping: np.ndarray, wanted=None):
+    """:func:`region_adjacency` of ``mapping[labels]`` from :func:`_boundary` of ``labels``,
+    only for the regions flagged in the bool array ``wanted`` (all when None)."""
     centre = mapping[padded[index]]
     index, centre = index[centre != 0], centre[centre != 0]
     regions, rings, seen = [], [], []
@@ -99,6 +101,8 @@ def _ring_counts(padded: np.ndarray, index: np.ndarray, stride: int, mapping: np
         for previous in seen:  # count a ring pixel once per region even if it touches it twice
             fresh &= neighbour != previous
         seen.append(neighbour)
+        if wanted is not None:
+            fresh &= wanted[neighbour]
         regions.append(neighbour[fresh])
         rings.append(centre[fresh])
     base = np.int64(mapping.size)
@@ -158,9 +162,7 @@ def merge_small_regions(labels: np.ndarray, image: np.ndarray, config: SGMConfig
         small[0] = False
         if not small.any():
             break
-        region, neighbour, ring = _ring_counts(*boundary, merged_into)
-        keep = small[region]
-        region, neighbour, ring = region[keep], neighbour[keep], ring[keep]
+        region, neighbour, ring = _ring_counts(*boundary, merged_into, wanted=small)
         # histogram intersection of the L1-normalised histograms (each channel sums to 1/3)
         scale = (1.0 / (3.0 * np.maximum(area, 1))).astype(np.float32)
         score = np.minimum(colours[region] * scale[region, None], colours[neighbour] * scale[neighbour, None]).sum(1)

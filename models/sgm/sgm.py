@@ -23,7 +23,7 @@ from models.sgm.descriptors import (
     segment_stats,
     vgg_descriptors,
 )
-from models.sgm.flow import piecewise_flow, valid_matches
+from models.sgm.flow import dis_gray, piecewise_flow, valid_matches
 from models.sgm.line_map import line_map
 from models.sgm.matching import affinity, mutual_match
 from models.sgm.segmentation import segment_lines
@@ -129,8 +129,8 @@ def sgm_flows(frame0: np.ndarray, frame1: np.ndarray, config: SGMConfig = SGMCon
     timings["matching"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    grays = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames]
     labels = [labels for labels, _ in segmentations]
+    grays = [dis_gray(frame, label, stat.areas.size) for frame, label, stat in zip(frames, labels, stats)]
     flow01, valid01 = piecewise_flow(grays[0], grays[1], labels[0], labels[1], stats[0], stats[1], *matches[0], config)
     flow10, valid10 = piecewise_flow(grays[1], grays[0], labels[1], labels[0], stats[1], stats[0], *matches[1], config)
     size = frame0.shape[:2]
