@@ -9,7 +9,7 @@ not depend on them. 1080p runs use one refinement iteration (``--iters-large``) 
 run short; per-iteration cost is printed so the 12-iteration figure can be read off.
 
     .venv/bin/python bench/network_bench.py                      # 960x540 and 1920x1080, fp32 and bf16
-    .venv/bin/python bench/network_bench.py --sizes 960x540 --precisions fp32 --channels-last both
+    .venv/bin/python bench/network_bench.py --sizes 960x540 --precisions fp32 --layout both
     .venv/bin/python bench/network_bench.py --psnr                # bf16 vs fp32 on the sample triplets
 """
 
@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -33,12 +34,19 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from models import animeinterp as animeinterp_module  # noqa: E402
 from models.animeinterp import AnimeInterp  # noqa: E402
 from models.config import AnimeInterpConfig  # noqa: E402
 from models.rfr import rfr as rfr_module  # noqa: E402
 
 SAMPLES = REPO.parent / "shared" / "samples" / "triplets"
-PSNR_TRIPLETS = ("onepiece_demo_0106-0109-0112", "lvcd_sample_1_0030-0031-0032", "bbb_vfi_test_360p_0044-0045-0046")
+#: two anime triplets at their own size (576x320, 640x480): enough to see a precision gap
+PSNR_TRIPLETS = ("lvcd_sample_1_0030-0031-0032", "onepiece_demo_0106-0109-0112")
+
+
+def now() -> tuple[float, float]:
+    """(wall, process CPU) seconds: on a shared machine the CPU time is the steadier figure."""
+    return time.perf_counter(), time.process_time()
 
 
 class StageTimer:
@@ -46,22 +54,24 @@ class StageTimer:
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = defaultdict(float)
-        self._starts: dict[str, list[float]] = defaultdict(list)
+        self._starts: dict[str, list[tuple[float, float]]] = defaultdict(list)
 
     def hook(self, module: torch.nn.Module, name: str) -> None:
-        module.register_forward_pre_hook(lambda *_: self._starts[name].append(time.perf_counter()))
-        module.register_forward_hook(lambda *_: self._stop(name))
+        module.register_forward_pre_hook(lambda *_: self._starts[name].append(now()))
+        module.register_forward_hook(lambda *_: self._stop(name, self._starts[name].pop()))
 
-    def _stop(self, name: str) -> None:
-        self.totals[name] += time.perf_counter() - self._starts[name].pop()
+    def _stop(self, name: str, start: tuple[float, float]) -> None:
+        end = now()
+        self.totals[name] += end[0] - start[0]
+        self.totals[name + " cpu"] += end[1] - start[1]
 
     def wrap(self, owner, attribute: str, name: str) -> None:
         function = getattr(owner, attribute)
 
         def timed(*args, **kwargs):
-            start = time.perf_counter()
+            start = now()
             result = function(*args, **kwargs)
-            self.totals[name] += time.perf_counter() - start
+            self._stop(name, start)
             return result
 
         setattr(owner, attribute, timed)
@@ -77,16 +87,22 @@ def autocast(precision: str):
     return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
-def build_model(iters: int, channels_last: bool) -> AnimeInterp:
+def build_model(iters: int, channels_last: bool = True) -> AnimeInterp:
+    """Paper configuration, seeded random weights. The model runs channels-last by itself;
+    ``channels_last=False`` undoes that (weights and inputs) to measure what it buys."""
     torch.manual_seed(0)
     paper = AnimeInterpConfig.paper()
     config = dataclasses.replace(paper, rfr=dataclasses.replace(paper.rfr, iters=iters))
     model = AnimeInterp(config).eval()
-    return model.to(memory_format=torch.channels_last) if channels_last else model
+    if not channels_last:
+        animeinterp_module._channels_last = lambda images: images.contiguous()
+        model.to(memory_format=torch.contiguous_format)
+    return model
 
 
-def run_one(width: int, height: int, precision: str, iters: int, channels_last: bool) -> dict:
+def run_one(width: int, height: int, precision: str, iters: int, channels_last: bool, threads: int) -> dict:
     """One configuration (in this process): warm-up pass, then a timed pass."""
+    torch.set_num_threads(threads)
     timer = StageTimer()
     model = build_model(iters, channels_last)
     timer.hook(model.feat_ext, "feature extractor")
@@ -100,25 +116,25 @@ def run_one(width: int, height: int, precision: str, iters: int, channels_last: 
     timer.hook(model.synnet, "GridNet")
 
     generator = torch.Generator().manual_seed(1)
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    img0 = torch.rand(1, 3, height, width, generator=generator).contiguous(memory_format=layout)
+    img0 = torch.rand(1, 3, height, width, generator=generator)
     img1 = torch.roll(img0, shifts=(3, 7), dims=(2, 3))
     t = torch.tensor([0.5])
     results = {}
     with torch.inference_mode(), autocast(precision):
         for attempt in ("warm-up", "timed"):
-            start = time.perf_counter()
+            start = now()
             motion = model.estimate(img0, img1)
-            estimate_s = time.perf_counter() - start
-            start = time.perf_counter()
+            timer._stop("estimate", start)
+            start = now()
             model.synthesize(img0, img1, motion, t)
-            synthesize_s = time.perf_counter() - start
-            stages = timer.take()
-            results = {"estimate": estimate_s, "synthesize": synthesize_s, **stages}
-    rfr = results["RFR total"]
-    results["RFR other"] = rfr - sum(
-        results.get(k, 0.0) for k in ("RFR encoder", "RFR correlation", "RFR lookups", "RFR update steps")
-    )
+            timer._stop("synthesize", start)
+            results = timer.take()
+    for suffix in ("", " cpu"):
+        results["RFR other" + suffix] = results["RFR total" + suffix] - sum(
+            results.get(k + suffix, 0.0)
+            for k in ("RFR encoder", "RFR correlation", "RFR lookups", "RFR update steps")
+        )
+    results["load"] = os.getloadavg()[0]
     results["scale"] = model.config.resolve_flow_scale(height, width)
     results["iters"] = iters
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -130,16 +146,26 @@ def print_table(rows: list[tuple[str, dict]]) -> None:
         "feature extractor", "RFR encoder", "RFR correlation", "RFR lookups", "RFR update steps",
         "RFR other", "RFR total", "estimate", "splatting", "GridNet", "synthesize",
     )
-    print(f"{'stage (seconds)':<22}" + "".join(f"{label:>24}" for label, _ in rows))
+    width = 26
+
+    def line(label: str, cells) -> None:
+        print(f"{label:<20}" + "".join(f"{cell:>{width}}" for cell in cells))
+
+    line("seconds: wall / cpu", (label for label, _ in rows))
     for stage in stages:
-        print(f"{stage:<22}" + "".join(f"{r.get(stage, 0.0):>24.3f}" for _, r in rows))
-    print(f"{'RFR per iteration':<22}" + "".join(f"{r['RFR update steps'] / r['iters'] + r['RFR lookups'] / r['iters']:>24.3f}" for _, r in rows))
-    print(f"{'s per frame, 2x':<22}" + "".join(f"{r['estimate'] + r['synthesize']:>24.2f}" for _, r in rows))
-    print(f"{'output fps, 2x':<22}" + "".join(f"{1 / (r['estimate'] + r['synthesize']):>24.3f}" for _, r in rows))
-    print(f"{'output fps, 4x':<22}" + "".join(f"{3 / (r['estimate'] + 3 * r['synthesize']):>24.3f}" for _, r in rows))
-    print(f"{'peak RSS (MiB)':<22}" + "".join(f"{r['peak_rss_mb']:>24.0f}" for _, r in rows))
-    print("(estimate = once per pair: feature extractor + RFR both directions; synthesize = once per"
-          " output frame: splatting both frames + GridNet; 2x = one frame per pair, 4x = three)")
+        line(stage, (f"{r.get(stage, 0.0):.2f} / {r.get(stage + ' cpu', 0.0):.2f}" for _, r in rows))
+    per_iteration = ("RFR lookups", "RFR update steps")
+    line("RFR per iteration", (
+        f"{sum(r[k] for k in per_iteration) / r['iters']:.2f} / {sum(r[k + ' cpu'] for k in per_iteration) / r['iters']:.2f}"
+        for _, r in rows
+    ))
+    line("s per frame, 2x", (f"{r['estimate'] + r['synthesize']:.2f} / {r['estimate cpu'] + r['synthesize cpu']:.2f}" for _, r in rows))
+    line("output fps, 2x", (f"{1 / (r['estimate'] + r['synthesize']):.3f}" for _, r in rows))
+    line("output fps, 4x", (f"{3 / (r['estimate'] + 3 * r['synthesize']):.3f}" for _, r in rows))
+    line("peak RSS (MiB)", (f"{r['peak_rss_mb']:.0f}" for _, r in rows))
+    line("load average", (f"{r['load']:.1f}" for _, r in rows))
+    print("estimate = once per pair (feature extractor + RFR, both directions); synthesize = once per"
+          " output frame (splatting both frames + GridNet); 2x = one frame per pair, 4x = three.")
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -150,7 +176,7 @@ def psnr_check() -> None:
     """bf16 autocast vs fp32 with the same (random, seeded) weights on real triplets."""
     import cv2
 
-    model = build_model(AnimeInterpConfig.paper().rfr.iters, channels_last=False)
+    model = build_model(AnimeInterpConfig.paper().rfr.iters)
     print(f"{'triplet':<36}{'fp32 vs GT':>12}{'bf16 vs GT':>12}{'difference':>12}{'bf16 vs fp32':>14}")
     for name in PSNR_TRIPLETS:
         folder = SAMPLES / name
@@ -172,7 +198,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="960x540,1920x1080")
     parser.add_argument("--precisions", default="fp32,bf16")
-    parser.add_argument("--channels-last", choices=("no", "yes", "both"), default="no")
+    parser.add_argument("--layout", choices=("channels-last", "nchw", "both"), default="channels-last")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--iters", type=int, default=12, help="RFR iterations up to 960x540")
     parser.add_argument("--iters-large", type=int, default=1, help="RFR iterations above 960x540")
     parser.add_argument("--psnr", action="store_true", help="only the bf16-vs-fp32 quality check")
@@ -182,12 +209,12 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(**json.loads(args.one))))
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+    print(f"torch {torch.__version__}, {args.threads} threads, "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
     if args.psnr:
         psnr_check()
         return
-    layouts = {"no": (False,), "yes": (True,), "both": (False, True)}[args.channels_last]
+    layouts = {"channels-last": (True,), "nchw": (False,), "both": (True, False)}[args.layout]
     rows = []
     for size in args.sizes.split(","):
         width, height = (int(n) for n in size.split("x"))
@@ -195,13 +222,13 @@ def main() -> None:
         for precision in args.precisions.split(","):
             for channels_last in layouts:
                 spec = {"width": width, "height": height, "precision": precision,
-                        "iters": iters, "channels_last": channels_last}
+                        "iters": iters, "channels_last": channels_last, "threads": args.threads}
                 child = subprocess.run(
                     [sys.executable, __file__, "--one", json.dumps(spec)],
                     check=True, capture_output=True, text=True,
                 )
                 result = json.loads(child.stdout.strip().splitlines()[-1])
-                label = f"{size} {precision}{' CL' if channels_last else ''} it{iters}"
+                label = f"{size} {precision}{'' if channels_last else ' nchw'} it{iters}"
                 if result["scale"] != 1:
                     label += f" fs{result['scale']:g}"
                 rows.append((label, result))

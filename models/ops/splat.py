@@ -13,7 +13,8 @@ Modes:
 - ``"soft"``: softmax splatting: Σ e^{mᵢ} wᵢ vᵢ / Σ e^{mᵢ} wᵢ with an importance ``metric`` m
   (B, 1, H, W); where several sources land on one pixel the higher metric wins. Holes are 0.
 
-Accumulation is fp32 whatever the input dtype; the result is returned in fp32.
+Accumulation is fp32 whatever the input dtype; the result is returned in fp32, laid out
+channels-last (pixel-major rows scatter faster than channel planes; values are unchanged).
 """
 
 from __future__ import annotations

@@ -95,11 +95,13 @@ class RFR(nn.Module):
         grid_h, grid_w = work_h // GRID_STRIDE, work_w // GRID_STRIDE
 
         sources = torch.cat((image0, image1))  # direction 0→1 first, then 1→0
-        init = torch.cat([
-            f.float() if f is not None else image0.new_zeros(batch, 2, height, width, dtype=torch.float32)
+        # the initial flows on the 1/8 grid (legacy nearest, vectors rescaled), fp32
+        guide = torch.cat([
+            resize_flow(f.float(), (grid_h, grid_w), mode="nearest")
+            if f is not None
+            else image0.new_zeros(batch, 2, grid_h, grid_w, dtype=torch.float32)
             for f in (init01, init10)
         ])
-        guide = resize_flow(init, (grid_h, grid_w), mode="nearest")
         if config.use_error_attention:
             guide = self._attend(sources, torch.cat((image1, image0)), guide)
 
@@ -107,10 +109,15 @@ class RFR(nn.Module):
         features = self.fnet(resized)  # (2B, D, h, w): frame 0's, then frame 1's
         with torch.autocast(features.device.type, enabled=False):
             corr01 = correlation_volume(features[:batch].float(), features[batch:].float())
-            corr10 = corr01.view(batch, grid_h * grid_w, grid_h * grid_w).transpose(1, 2)
-            corr = torch.cat((corr01, corr10.reshape(corr01.shape)))
+            # the volume is the largest tensor (260 MB per pair at 540p): fill the two halves
+            # in place rather than concatenating copies
+            corr = corr01.new_empty((2 * batch,) + tuple(corr01.shape[1:]))
+            corr[:batch] = corr01
+            pixels = grid_h * grid_w
+            corr[batch:].view(batch, pixels, pixels).copy_(corr01.view(batch, pixels, pixels).transpose(1, 2))
+            del corr01
             pyramid = correlation_pyramid(corr, config.corr_levels)
-            del corr01, corr10, corr
+            del corr
 
         # the context comes from the same encoder output as the matching features
         hidden, context = torch.split(features, [config.hidden_dim, config.context_dim], dim=1)

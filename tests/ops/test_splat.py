@@ -113,3 +113,12 @@ def test_bad_arguments_are_refused(kwargs, message):
     arguments = {"values": torch.zeros(1, 1, 4, 4), "flow": torch.zeros(1, 2, 4, 4), **kwargs}
     with pytest.raises(ValueError, match=message):
         forward_splat(**arguments)
+
+
+def test_channels_last_input_gives_the_same_result():
+    torch.manual_seed(2)
+    values = torch.rand(2, 5, 6, 7)
+    flow = (torch.rand(2, 2, 6, 7) - 0.5) * 4
+    reference = forward_splat(values, flow, "avg")
+    channels_last = forward_splat(values.contiguous(memory_format=torch.channels_last), flow, "avg")
+    torch.testing.assert_close(channels_last, reference, rtol=0, atol=0)
