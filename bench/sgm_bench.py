@@ -98,6 +98,10 @@ def speed(config, repeat, first_only=False):
         cases.append(("anidoc 1920x1080 (work 960x540)", *real, config))
     full = dataclasses.replace(config, working_size=(1920, 1080))
     cases.append(("cartoon 1920x1080 (work 1920x1080)", big.frame0, big.frame1, full))
+    huge = [np.repeat(np.repeat(frame, 2, 0), 2, 1) for frame in (big.frame0, big.frame1)]
+    cases.append(("cartoon 3840x2160 (work 960x540)", *huge, config))
+    grain = [rng.integers(0, 256, (540, 960, 3), dtype=np.uint8) for _ in range(2)]
+    cases.append(("film grain 960x540 (worst case)", *grain, config))
     for name, frame0, frame1, case_config in cases[:1] if first_only else cases:
         total, cpu, stage_text, descriptor = timed(frame0, frame1, case_config, repeat)
         print(f"{name:36s} total {total:.3f}  cpu {cpu:.3f}  [{descriptor}]  {stage_text}")

@@ -66,7 +66,7 @@ class SGMConfig:
     max_match_segments: int = 1024  # bound on the segments per frame entering the affinity (largest kept)
 
     # §6.9 piece-wise flow
-    max_shift: float = 250.0  # centroid displacement gate, reference pixels
+    max_shift: float = 250.0  # centroid displacement gate, pixels at 960×540 (scaled with working_size)
     min_segment_area: int = 50  # a segment needs more pixels than this to get a flow
     max_segment_fraction: float = 0.12  # ... and less than this fraction of the frame
     max_size_ratio: float = 3.0
@@ -74,7 +74,7 @@ class SGMConfig:
     flow_layout: str = "aligned"  # "aligned" (one frame-sized DIS) or "mosaic" (isolated patches); see flow.py
     # DIS inside the segments: OpenCV's MEDIUM preset as shipped. The original refines it to
     # finest scale 0 with 25 variational and 50 gradient-descent iterations, which costs 8× the
-    # time here for 0.2 px less EPE on translated cartoon shapes (bench/sgm_bench.py).
+    # time here for 0.2–0.3 px less EPE on translated cartoon shapes (bench/sgm_bench.py).
     dis_preset: str = "medium"
     dis_finest_scale: int = 1
     dis_variational_iterations: int = 5

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
 from models.sgm.config import SGMConfig
 from models.sgm.descriptors import SegmentStats
 

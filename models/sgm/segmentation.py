@@ -31,11 +31,11 @@ import numpy as np
 from models.sgm.config import SGMConfig
 from models.sgm.line_map import line_map
 
-# merge rules of §6.3, in pixels at 960×540: (area below, neighbour count, ring count above, score above)
-_TINY_AREA = 5  # a lone region smaller than this becomes line pixels
-_ALWAYS_AREA = 50
-_ONE_NEIGHBOUR_AREA = 300
-_SCORE_RULES = ((0.2, 150, 1), (0.25, 250, 8))  # (score above, area below, ring count above)
+# merge rules of §6.3 (areas in working pixels; "ring" = the region's outer ring inside its target)
+_TINY_AREA = 5  # a small region without neighbours and below this area becomes line pixels
+_ALWAYS_AREA = 50  # a region with a neighbour and below this area always merges
+_ONE_NEIGHBOUR_AREA = 300  # ... below this when it has exactly one neighbour (or ring > 2, below 500)
+_SCORE_RULES = ((0.2, 150, 1), (0.25, 250, 8))  # (score above, area below, ring above): merge
 
 
 def _ball(radius: int) -> np.ndarray:
