@@ -34,7 +34,10 @@ class SGMConfig:
     """
 
     working_size: tuple[int, int] = (960, 540)
-    descriptor: str = "auto"  # "auto" (VGG-19 when weights are found, else "color"), "vgg", "color"
+    # "auto" (VGG-19 when weights are found, else "color"), "vgg", "color". VGG-19 at 960×540
+    # is ~150 GFLOP per frame: fine on a GPU, 10–30 s per pair on a 2-core CPU (bench), so a
+    # CPU-only caller wants "color"
+    descriptor: str = "auto"
     # torchvision vgg19 ImageNet state dict (vgg19-dcbb9e9d.pth layout); None = look in
     # torch.hub.get_dir()/checkpoints/vgg19-*.pth, never downloading
     vgg_weights: str | None = None

@@ -74,7 +74,9 @@ def _to_input(flow: np.ndarray, valid: np.ndarray, size: tuple[int, int]) -> tup
     if (height, width) == valid.shape:
         return flow, valid
     scale = np.array([width / flow.shape[2], height / flow.shape[1]], np.float32)[:, None, None]
-    resized = np.stack([cv2.resize(channel, (width, height), interpolation=cv2.INTER_NEAREST) for channel in flow * scale])
+    resized = np.empty((2, height, width), np.float32)
+    for channel, source in enumerate(flow * scale):
+        cv2.resize(source, (width, height), dst=resized[channel], interpolation=cv2.INTER_NEAREST)
     mask = cv2.resize(valid.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
     return resized, mask
 

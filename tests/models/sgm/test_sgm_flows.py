@@ -123,10 +123,10 @@ def test_odd_frames_give_valid_flows(name):
         assert not result.valid01.any() and not result.valid10.any()
 
 
-def test_4k_frames_at_the_default_working_size():
+def test_4k_frames_are_worked_on_at_the_working_size():
     pair = render_pair(np.random.default_rng(4), 960, 540, shapes=3)
     big = [np.repeat(np.repeat(frame, 4, 0), 4, 1) for frame in (pair.frame0, pair.frame1)]  # 3840×2160
-    result = sgm_flows(big[0], big[1], SGMConfig(descriptor="color"))
+    result = sgm_flows(big[0], big[1], FAST)
     check_result(result, 2160, 3840)
     report = shape_report(pair, result.flow01[:, 1::4, 1::4] / 4, result.valid01[1::4, 1::4])
     assert report["correct"] >= 2
