@@ -47,7 +47,7 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def flow_picture(flow: np.ndarray, valid: np.ndarray | None, scale: float) -> np.ndarray:
-    """(H, W, 3) uint8 RGB: hue = direction, brightness = length / scale; black where invalid."""
+    """(H, W, 3) uint8 RGB: hue = direction, brightness = length / scale; grey where invalid."""
     magnitude, angle = cv2.cartToPolar(flow[0].astype(np.float32), flow[1].astype(np.float32))
     hsv = np.zeros(flow.shape[1:] + (3,), np.uint8)
     hsv[..., 0] = (angle * 90 / np.pi).astype(np.uint8)
@@ -55,7 +55,7 @@ def flow_picture(flow: np.ndarray, valid: np.ndarray | None, scale: float) -> np
     hsv[..., 2] = np.clip(magnitude / max(scale, 1e-6) * 255, 0, 255).astype(np.uint8)
     picture = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     if valid is not None:
-        picture[~valid] = 0
+        picture[~valid] = 96
     return picture
 
 
@@ -151,7 +151,7 @@ def real_triplets(config, out: Path):
             row = np.concatenate([frame0, flow_picture(result.flow01, valid, scale), flow_picture(reference, None, scale)], 1)
             path = out / f"sgm_{folder.name}.png"
             cv2.imwrite(str(path), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
-            print(f"    picture: {path}  (frame1 | SGM flow, black = no flow | DIS flow)")
+            print(f"    picture: {path}  (frame1 | SGM flow, grey = no flow | DIS flow)")
 
 
 def random_vgg_file(directory: Path) -> Path:
