@@ -95,10 +95,13 @@ def test_softmax_splatting_variant():
     ],
     ids=["size", "mismatch", "channels", "t-count"],
 )
-def test_bad_input_is_refused(img0, img1, t, message):
+def test_bad_input_is_refused_before_any_work(img0, img1, t, message):
     model = tiny_model()
     with pytest.raises(ValueError, match=message), torch.no_grad():
-        model(img0, img1, None, None, torch.tensor(t))
+        model.synthesize(img0, img1, {}, torch.tensor(t))  # fails before touching the motion
+    if message != "one t per pair":
+        with pytest.raises(ValueError, match=message), torch.no_grad():
+            model.estimate(img0, img1)
 
 
 # Golden values of the seeded tiny model on seeded frames. They pin the whole forward pass
