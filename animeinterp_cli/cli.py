@@ -76,7 +76,7 @@ Weights = Annotated[
 ]
 Sgm = Annotated[str, typer.Option(help="SGM initial flow: inline (computed per pair) or zero.")]
 Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")]
-Precision = Annotated[str, typer.Option(help="auto (fp16 on CUDA, bf16 on AMX CPUs), fp32, bf16, fp16.")]
+Precision = Annotated[str, typer.Option(help="auto (fp16 on CUDA, bf16 on CPUs with AMX, else fp32), fp32, bf16, fp16.")]
 BatchSize = Annotated[
     Optional[int], typer.Option(min=1, help="Frame pairs per batch (default: 1 on the CPU, 4 on CUDA).")
 ]
@@ -130,7 +130,8 @@ def _report(summary, quiet: bool) -> None:
     console.stderr.print(
         f"[green]done:[/] {summary.frames_in} frames in → {summary.frames_out} out "
         f"({summary.synthesized} synthesised, {summary.held} held, {summary.duplicates} duplicates copied, "
-        f"{summary.cuts} scene cuts) with {summary.method} on {summary.placement} in {summary.seconds:.1f} s"
+        f"{summary.cuts} scene cuts) with {summary.method} on {summary.placement} in {summary.seconds:.1f} s",
+        soft_wrap=True,
     )
 
 
@@ -242,16 +243,14 @@ def weights_command() -> None:
         raise WeightsError(problems[0])
 
 
-def _register_optional_commands() -> None:
-    """Commands that live in their own packages."""
-    try:
-        from animeinterp_cli.benchmark.command import benchmark
-    except ImportError:
-        return
+def _register_package_commands() -> None:
+    """Commands that live in their own packages (imported lazily inside their bodies)."""
+    from animeinterp_cli.benchmark.command import benchmark
+
     app.command("benchmark")(benchmark)
 
 
-_register_optional_commands()
+_register_package_commands()
 
 
 def main() -> None:
