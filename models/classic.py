@@ -109,11 +109,11 @@ class ClassicInterpolator(FrameInterpolator):
         error1 = (img1 - backward_warp(img0, flow10)).abs().mean(1, keepdim=True)
         scale = self.config.metric_scale
         flow0t, flow1t = flow01 * t, flow10 * (1 - t)
-        warped0 = forward_splat(img0, flow0t, "soft", -scale * error0)
-        warped1 = forward_splat(img1, flow1t, "soft", -scale * error1)
-        # coverage: the plain bilinear weight that reached each pixel, saturating at 1
-        weight0 = (1 - t) * forward_splat(torch.ones_like(error0), flow0t, "sum").clamp(max=1)
-        weight1 = t * forward_splat(torch.ones_like(error1), flow1t, "sum").clamp(max=1)
+        warped0, cover0 = forward_splat(img0, flow0t, "soft", -scale * error0, return_weight=True)
+        warped1, cover1 = forward_splat(img1, flow1t, "soft", -scale * error1, return_weight=True)
+        # the coverage (plain bilinear weight that reached a pixel) saturates at 1
+        weight0 = (1 - t) * cover0.clamp(max=1)
+        weight1 = t * cover1.clamp(max=1)
         total = weight0 + weight1
         blend = (1 - t) * img0 + t * img1
         mixed = (weight0 * warped0 + weight1 * warped1) / total.clamp_min(1e-6)

@@ -35,8 +35,8 @@ def forward_splat(
     """Forward-splat ``values`` (B, C, H, W) along ``flow`` (B, 2, H, W), in pixels.
 
     Returns the splatted (B, C, H, W) fp32 tensor; with ``return_weight=True`` also the
-    (B, 1, H, W) splatted weight map (Σ wᵢ for "sum"/"avg", Σ e^{mᵢ}wᵢ for "soft"), which
-    tells holes (0) from covered pixels.
+    (B, 1, H, W) coverage Σ wᵢ, the plain bilinear weight that reached each pixel whatever
+    the mode (0 in holes, about 1 where one source pixel landed).
     """
     if mode not in SPLAT_MODES:
         raise ValueError(f"unknown splat mode {mode!r}; choose one of {SPLAT_MODES}")
@@ -78,6 +78,8 @@ def forward_splat(
 
         out = rows.new_zeros(b, h * w, c)
         weight_map = rows.new_zeros(b, h * w, 1) if (mode != "sum" or return_weight) else None
+        # softmax splatting normalises by Σ e^{mᵢ}wᵢ, but reports the plain coverage Σ wᵢ
+        coverage = rows.new_zeros(b, h * w, 1) if (mode == "soft" and return_weight) else weight_map
         for dx, dy, weight in (
             (0, 0, (1 - ax) * (1 - ay)),
             (1, 0, ax * (1 - ay)),
@@ -91,6 +93,8 @@ def forward_splat(
             out.scatter_add_(1, index.expand(b, h * w, c), rows * weight)
             if weight_map is not None:
                 weight_map.scatter_add_(1, index, weight if importance is None else weight * importance)
+            if coverage is not weight_map:
+                coverage.scatter_add_(1, index, weight)
 
         if mode != "sum":
             # a hole has Σwᵢ = 0, so every wᵢ and the value sum are 0 there: multiplying by 0
@@ -100,8 +104,6 @@ def forward_splat(
             out = out * torch.where(covered, 1 / safe, torch.zeros_like(weight_map))
         # back to (B, C, H, W) as a channels-last view
         result = out.view(b, h, w, c).permute(0, 3, 1, 2)
-        if weight_map is not None:
-            weight_map = weight_map.view(b, h, w, 1).permute(0, 3, 1, 2)
     if return_weight:
-        return result, weight_map
+        return result, coverage.view(b, h, w, 1).permute(0, 3, 1, 2)
     return result

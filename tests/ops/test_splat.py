@@ -122,3 +122,15 @@ def test_channels_last_input_gives_the_same_result():
     reference = forward_splat(values, flow, "avg")
     channels_last = forward_splat(values.contiguous(memory_format=torch.channels_last), flow, "avg")
     torch.testing.assert_close(channels_last, reference, rtol=0, atol=0)
+
+
+def test_soft_mode_reports_plain_coverage():
+    """Whatever the metric, the returned weight is Σ wᵢ: 2 where two unit sources collide."""
+    values = torch.zeros(1, 1, 1, 4)
+    values[0, 0, 0, 0], values[0, 0, 0, 1] = 1.0, 3.0
+    flow = torch.zeros(1, 2, 1, 4)
+    flow[0, 0, 0, 0] = 1.0  # pixel 0 lands on pixel 1
+    metric = torch.tensor([[[[-30.0, 0.0, 0.0, 0.0]]]])
+    out, coverage = forward_splat(values, flow, "soft", metric, return_weight=True)
+    torch.testing.assert_close(coverage[0, 0, 0], torch.tensor([0.0, 2.0, 1.0, 1.0]))
+    assert out[0, 0, 0, 1] == pytest.approx(3.0, abs=1e-6)  # the higher metric wins the collision
