@@ -28,6 +28,13 @@ as a subprocess, then decodes input and outputs with PyAV and prints:
 Usage (from the repository root)::
 
     .venv/bin/python bench/timing_bench.py [--clip PATH] [--model classic] [--factor 2] [--keep DIR]
+
+Measured 2026-11-22 with the defaults (onepiece_demo.mp4, --model classic, --factor 2; 2-core
+x86-64 CPU, no GPU; about 10 + 8 minutes): near-identical consecutive frames in moving
+stretches 8.6 % with --dedup vs 66.0 % with --no-dedup (6 levels; 49.8 % vs 66.7 % at 16
+levels); 0 of 12 output frames mixed at the cut (weights 1.00 or 0.00 ± 0.01); the still end
+33/33 near-identical, at most 0.96 mean abs difference from the input; 362 frames, video end
+and audio duration equal to the input's to the millisecond.
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ from animeinterp_cli.schedule.plan import drawing_spans
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = REPO.parent / "shared" / "samples" / "clips" / "onepiece_demo.mp4"
 CUT_WINDOW = 3  # input frames either side of the cut whose output frames are checked for mixing
-REPEAT_TESTS = {"6 levels": DetectConfig(change_level=6.0), "16 levels (detector default)": DetectConfig()}
+REPEAT_TESTS = {"6 levels": DetectConfig(change_level=6.0), "16 levels, the detector default": DetectConfig()}
 MIX_THUMB_WIDTH = 96
 
 
