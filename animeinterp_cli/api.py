@@ -61,6 +61,8 @@ class RunConfig:
     device: str = "auto"
     precision: str = "auto"
     batch_size: int | None = None  # None: a default per device
+    fast: bool = False
+    flow_scale: float | None = None  # None: automatic
     dedup: bool = True
     detect: DetectConfig = field(default_factory=DetectConfig)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
@@ -99,7 +101,9 @@ def _choose_method(config: RunConfig, placement: Placement, note: Callable[[str]
         else:
             name = "classic"
             note("no AnimeInterp weights (none shipped, no --weights PATH): using the classic DIS-flow method")
-    return build_method(name, placement=placement, weights=config.weights, sgm=config.sgm)
+    return build_method(
+        name, placement=placement, weights=config.weights, sgm=config.sgm, fast=config.fast, flow_scale=config.flow_scale
+    )
 
 
 def _report_guidance(runner: PairRunner, note: Callable[[str], None]) -> None:

@@ -80,6 +80,13 @@ Precision = Annotated[str, typer.Option(help="auto (fp16 on CUDA, bf16 on CPUs w
 BatchSize = Annotated[
     Optional[int], typer.Option(min=1, help="Frame pairs per batch (default: 1 on the CPU, 4 on CUDA).")
 ]
+Fast = Annotated[
+    bool, typer.Option("--fast", help="Speed preset: 6 flow-refinement iterations at half flow scale (classic: faster DIS).")
+]
+FlowScale = Annotated[
+    Optional[float],
+    typer.Option(help="Run the flow network on frames resized by this factor in (0, 1] (default: automatic, 1 up to 960×540)."),
+]
 Dedup = Annotated[
     bool,
     typer.Option(
@@ -94,7 +101,10 @@ Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existin
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 
 
-def _run_config(*, factor, fps, model, weights, sgm, device, precision, batch_size, dedup, scene_threshold, overwrite, encode=None):
+def _run_config(
+    *, factor, fps, model, weights, sgm, device, precision, batch_size, fast, flow_scale, dedup, scene_threshold,
+    overwrite, encode=None,
+):
     from dataclasses import replace
 
     from animeinterp_cli.api import RunConfig
@@ -117,6 +127,8 @@ def _run_config(*, factor, fps, model, weights, sgm, device, precision, batch_si
         device=device,
         precision=precision,
         batch_size=batch_size,
+        fast=fast,
+        flow_scale=flow_scale,
         dedup=dedup,
         detect=detect,
         overwrite=overwrite,
@@ -149,6 +161,8 @@ def double(
     device: Device = "auto",
     precision: Precision = "auto",
     batch_size: BatchSize = None,
+    fast: Fast = False,
+    flow_scale: FlowScale = None,
     dedup: Dedup = True,
     scene_threshold: SceneThreshold = None,
     codec: Annotated[str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, libvpx-vp9…")] = "libx264",
@@ -163,7 +177,7 @@ def double(
 
     config = _run_config(
         factor=factor, fps=_parse_fps(fps), model=model, weights=weights, sgm=sgm, device=device,
-        precision=precision, batch_size=batch_size, dedup=dedup, scene_threshold=scene_threshold,
+        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, dedup=dedup, scene_threshold=scene_threshold,
         overwrite=overwrite, encode=EncodeOptions(codec=codec, crf=crf, preset=preset),
     )
     progress = console.RichProgress(quiet)
@@ -185,6 +199,8 @@ def frames(
     device: Device = "auto",
     precision: Precision = "auto",
     batch_size: BatchSize = None,
+    fast: Fast = False,
+    flow_scale: FlowScale = None,
     dedup: Dedup = True,
     scene_threshold: SceneThreshold = None,
     overwrite: Overwrite = False,
@@ -195,7 +211,7 @@ def frames(
 
     config = _run_config(
         factor=factor, fps=None, model=model, weights=weights, sgm=sgm, device=device,
-        precision=precision, batch_size=batch_size, dedup=dedup, scene_threshold=scene_threshold,
+        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, dedup=dedup, scene_threshold=scene_threshold,
         overwrite=overwrite,
     )
     progress = console.RichProgress(quiet)

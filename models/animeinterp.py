@@ -11,6 +11,7 @@ correlation volume and lookup, and splat accumulation stay fp32 inside.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -49,6 +50,17 @@ class AnimeInterp(FrameInterpolator):
         # we measured (GridNet ~1.2x overall), and it suits CUDA tensor cores; inputs are
         # converted in estimate/synthesize
         self.to(memory_format=torch.channels_last)
+
+    def set_inference(self, *, iters: int | None = None, flow_scale: float | None = None) -> None:
+        """Trade quality for speed at inference: fewer RFR iterations, a smaller flow scale.
+
+        Only settings that leave the weights valid change (None keeps the current value).
+        """
+        if iters is not None:
+            self.flownet.config = replace(self.flownet.config, iters=iters)
+        if flow_scale is not None:
+            self.config = replace(self.config, flow_scale=flow_scale)
+        self.config = replace(self.config, rfr=self.flownet.config)
 
     def _check_pair(self, img0: torch.Tensor, img1: torch.Tensor) -> None:
         if img0.dim() != 4 or img0.shape[1] != 3 or img0.shape != img1.shape:

@@ -88,3 +88,14 @@ def test_zero_guidance_and_bad_mode():
     assert not flow01.any() and not flow10.any() and descriptor is None
     with pytest.raises(ValueError):
         guidance_flows(frame, frame, "raft")
+
+
+def test_fast_preset_and_flow_scale(cpu_fp32, tiny_weights):
+    fast = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, sgm="zero", fast=True)
+    assert fast.network.flownet.config.iters == 6 and fast.network.config.flow_scale == 0.5
+    scaled = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, flow_scale=0.25)
+    assert scaled.network.config.flow_scale == 0.25
+    assert build_method("classic", placement=cpu_fp32, fast=True).config.dis_preset == "fast"
+    for bad in (0.0, 1.5, -1.0):
+        with pytest.raises(AnimeInterpError, match="flow-scale"):
+            build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, flow_scale=bad)

@@ -142,3 +142,14 @@ def test_golden_output_of_a_seeded_tiny_model():
 if __name__ == "__main__":
     for name, value in golden_values().items():
         print(f'    "{name}": {value!r},')
+
+
+def test_set_inference_changes_iterations_and_flow_scale_only():
+    model = AnimeInterp(AnimeInterpConfig.tiny())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.set_inference(iters=1, flow_scale=0.5)
+    assert model.flownet.config.iters == 1 and model.config.rfr.iters == 1
+    assert model.config.resolve_flow_scale(1080, 1920) == 0.5
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError):
+        model.set_inference(flow_scale=1.5)
