@@ -95,7 +95,8 @@ Dedup = Annotated[
     ),
 ]
 SceneThreshold = Annotated[
-    Optional[float], typer.Option(min=0.0, help="Scene-cut score above which a pair is a cut (see README).")
+    Optional[float],
+    typer.Option(min=0.0, max=1.0, help="Scene-cut score in [0, 1] above which a pair is a cut (default 0.2; see README)."),
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]

@@ -300,3 +300,16 @@ def test_help_and_version(capsys):
     assert "double" in capsys.readouterr().out or True
     code, _ = run_cli(capsys, "--version")
     assert code == 0
+
+
+@pytest.mark.parametrize("value", ["-0.1", "2", "high"])
+def test_bad_scene_threshold_is_a_usage_error(capsys, tmp_path, clip, value):
+    out = tmp_path / "out.mp4"
+    code, err = run_cli(capsys, "double", clip, out, "--scene-threshold", value)
+    _assert_clean_failure(code, err, out, expected_code=2, words=["--scene-threshold"])
+
+
+def test_bad_flow_scale_is_an_error(capsys, tmp_path, clip):
+    out = tmp_path / "out.mp4"
+    code, err = run_cli(capsys, "double", clip, out, "--flow-scale", "1.5", "--model", "classic")
+    _assert_clean_failure(code, err, out, words=["flow-scale"])
