@@ -1,0 +1,39 @@
+"""Training losses. Images (B, 3, H, W) in [0, 1]; flows (B, 2, H, W) in pixels; masks (B, 1, H, W) 0/1."""
+
+from __future__ import annotations
+
+import torch
+
+#: Charbonnier's ε: L1 away from zero, smooth (differentiable) at zero
+CHARBONNIER_EPS = 1e-3
+#: weight of the image-gradient term in :func:`frame_loss` (holds ink lines better than L1 alone)
+GRADIENT_WEIGHT = 0.5
+
+
+def charbonnier(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean of sqrt((p − t)² + ε²): a robust L1."""
+    difference = prediction.float() - target.float()
+    return torch.sqrt(difference * difference + CHARBONNIER_EPS**2).mean()
+
+
+def gradient_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean L1 distance between the horizontal and vertical finite differences of the two images."""
+    prediction, target = prediction.float(), target.float()
+    dx = (prediction.diff(dim=-1) - target.diff(dim=-1)).abs().mean()
+    dy = (prediction.diff(dim=-2) - target.diff(dim=-2)).abs().mean()
+    return dx + dy
+
+
+def frame_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The interpolated frame's loss: Charbonnier + ``GRADIENT_WEIGHT`` · gradient L1."""
+    return charbonnier(prediction, target) + GRADIENT_WEIGHT * gradient_loss(prediction, target)
+
+
+def flow_loss(prediction: torch.Tensor, truth: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean end-point error (pixels) over the valid pixels; 0 (with a gradient) when none is valid.
+
+    Samples without true flows (real triplets) carry an all-zero mask and so add nothing.
+    """
+    error = torch.linalg.vector_norm(prediction.float() - truth.float(), dim=1, keepdim=True)
+    valid = valid.float()
+    return (error * valid).sum() / valid.sum().clamp_min(1.0)
