@@ -42,7 +42,7 @@ from animeinterp_cli.engine.adapter import crop_to, frames_to_tensor, pad_to_mul
 from animeinterp_cli.errors import AnimeInterpError, InputError
 from animeinterp_cli.training.dataset import KINDS, VALIDATION_TRIPLETS, TripletDataset
 from animeinterp_cli.training.losses import flow_loss, frame_loss
-from models.animeinterp import AnimeInterp
+from models.animeinterp import AnimeInterp, load_animeinterp
 from models.checkpoint import save_checkpoint
 from models.classic import dis_flow, to_grey_uint8
 from models.config import AnimeInterpConfig, RFRConfig, SynthesisConfig
@@ -493,3 +493,14 @@ def train(
     checkpoint()
     return {"step": step, "best_psnr": best_psnr, "elapsed_s": elapsed,
             "validation": [r for r in log.read() if "val_psnr" in r]}
+
+
+def export_weights(source: Path, target: Path) -> str:
+    """Write the weights of ``source`` (e.g. a run's ``best.pt``) to ``target`` in fp16 storage,
+    with their configuration, as ``models.animeinterp.load_animeinterp`` reads them (it loads
+    fp16 tensors into the fp32 model). Returns the file's sha256 (for ``weights/manifest.toml``)."""
+    import hashlib
+
+    model = load_animeinterp(source).half()
+    save_checkpoint(target, model, model.config.to_dict())
+    return hashlib.sha256(Path(target).read_bytes()).hexdigest()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import hashlib
+
 import cv2
 import numpy as np
 import pytest
@@ -19,12 +21,14 @@ from animeinterp_cli.training.train import (
     RunLog,
     TrainConfig,
     collate_with_guidance,
+    export_weights,
     init_for_refinement,
     train,
     trainable_parameters,
     training_step,
 )
 from models.animeinterp import AnimeInterp, load_animeinterp
+from models.checkpoint import save_checkpoint
 from models.config import AnimeInterpConfig
 
 
@@ -189,3 +193,19 @@ def test_curve_png_from_a_log(tmp_path):
     plot_curves(tmp_path / "log.jsonl", tmp_path / "curve.png", {"classic": 24.3})
     image = cv2.imread(str(tmp_path / "curve.png"))
     assert image is not None and image.shape[0] > 100 and (image < 250).any()
+
+
+def test_exported_fp16_weights_load_and_interpolate_alike(tmp_path):
+    model = tiny_model().eval()
+    save_checkpoint(tmp_path / "best.pt", model, model.config.to_dict())
+    digest = export_weights(tmp_path / "best.pt", tmp_path / "export.pt")
+    assert digest == hashlib.sha256((tmp_path / "export.pt").read_bytes()).hexdigest()
+    stored = torch.load(tmp_path / "export.pt", weights_only=True)["state_dict"]
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    loaded = load_animeinterp(tmp_path / "export.pt")
+    images = torch.rand(2, 1, 3, 64, 64)
+    init = torch.zeros(1, 2, 64, 64)
+    with torch.no_grad():
+        expected = model(images[0], images[1], init, init)["frame"]
+        actual = loaded(images[0], images[1], init, init)["frame"]
+    assert (expected - actual).abs().max() < 0.02
