@@ -46,6 +46,8 @@ from models.animeinterp import AnimeInterp, load_animeinterp
 from models.checkpoint import save_checkpoint
 from models.classic import dis_flow, to_grey_uint8
 from models.config import AnimeInterpConfig, RFRConfig, SynthesisConfig
+from models.rfr.rfr import GRID_STRIDE
+from models.rfr.update import UpdateBlock
 from models.interpolator import to_uint8_frames
 
 #: the initial flow the trained weights expect at inference (see weights/manifest.toml)
@@ -146,9 +148,11 @@ class TrainConfig:
 def init_for_refinement(model: AnimeInterp) -> None:
     """Start the network at the classic method's interpolator, so short training only refines.
 
-    RFR: the flow head's and the upsampling mask's last layers are zero, so every update is
-    0 and the output is the initial flow (sampled on the 1/8 grid, upsampled with equal
-    weights). Feature extractor: level-1 channel 0 is the constant 1, so once splatted it is
+    RFR: the flow head's last layer is zero, so every update is 0 and the output is the
+    initial flow sampled on the 1/8 grid; the upsampling mask's last layer has zero weights
+    and the bias of bilinear interpolation (:func:`bilinear_mask_logits`), so the convex
+    upsampling starts as bilinear upsampling (on the sample triplets: 24.41 dB against 23.96
+    with equal weights, the classic method's 24.32). Feature extractor: level-1 channel 0 is the constant 1, so once splatted it is
     the coverage c (1 where some source pixel landed, 0 in holes: splatting normalises).
     GridNet: the path head → lateral 01 → 04 → 05 → tail computes, in its first three
     channels, the coverage-aware blend of the splatted frames s₀, s₁ (as the classic method
@@ -180,6 +184,7 @@ def init_for_refinement(model: AnimeInterp) -> None:
         update = model.flownet.update_block
         clear(update.flow_head.conv2, slice(None))
         clear(update.mask[-1], slice(None))
+        update.mask[-1].bias.copy_(bilinear_mask_logits() / UpdateBlock.MASK_SCALE)
 
         features = model.feat_ext
         clear(features.conv1, 0)
@@ -226,6 +231,18 @@ def init_for_refinement(model: AnimeInterp) -> None:
         identity(tail[1], slice(0, 3), base)
         clear(tail[3], slice(None))
         identity(tail[3], slice(0, 3), slice(0, 3))
+
+
+def bilinear_mask_logits(stride: int = GRID_STRIDE, floor: float = 1e-4) -> torch.Tensor:
+    """Logits (9·stride², channel tap·stride² + sub_row·stride + sub_col, tap row-major 3×3)
+    whose softmax over the taps is the bilinear interpolation weight of each coarse neighbour
+    for each fine sub-pixel (centres at (sub + ½)/stride − ½ coarse cells); zero weights
+    become ``floor``."""
+    offsets = (torch.arange(stride, dtype=torch.float64) + 0.5) / stride - 0.5
+    taps = torch.arange(-1, 2, dtype=torch.float64)
+    weight = (1 - (offsets[None, :] - taps[:, None]).abs()).clamp_min(0)  # (3 taps, stride)
+    grid = weight[:, None, :, None] * weight[None, :, None, :]  # (ty, tx, sub_row, sub_col)
+    return grid.clamp_min(floor).log().reshape(-1).float()
 
 
 #: GridNet channels of the first row that :func:`init_for_refinement` gives a meaning

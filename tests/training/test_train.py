@@ -20,6 +20,7 @@ from animeinterp_cli.training.train import (
     PRESETS,
     RunLog,
     TrainConfig,
+    bilinear_mask_logits,
     collate_with_guidance,
     export_weights,
     init_for_refinement,
@@ -49,6 +50,25 @@ def test_initialised_rfr_returns_the_initial_flow():
     inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))
     torch.testing.assert_close(flow01[inner], init[inner])
     torch.testing.assert_close(flow10[inner], -init[inner])
+
+
+def test_bilinear_mask_logits_give_bilinear_weights():
+    weights = torch.softmax(bilinear_mask_logits(stride=2).view(9, 2, 2), dim=0).view(3, 3, 2, 2)
+    # stride 2: the top-left sub-pixel sits ¼ cell up and left of the coarse centre
+    expected = torch.tensor([[0.25 * 0.25, 0.25 * 0.75, 0], [0.75 * 0.25, 0.75 * 0.75, 0], [0, 0, 0]])
+    torch.testing.assert_close(weights[..., 0, 0], expected, atol=1e-3, rtol=0)
+    torch.testing.assert_close(weights.sum(dim=(0, 1)), torch.ones(2, 2))
+
+
+def test_initialised_rfr_upsamples_a_ramp_bilinearly():
+    model = tiny_model()
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    init = torch.zeros(1, 2, 64, 64)
+    init[:, 0] = torch.arange(64.0).view(1, 64) / 8  # x-flow growing along x: linear in the cells
+    flow01, _ = model.flownet(images[:1], images[1:], init, init)
+    # nearest sampling takes each 8×8 cell's top-left value, bilinear upsampling shifts it by 3.5 px
+    inner = (0, 0, slice(8, -8), slice(8, -8))
+    torch.testing.assert_close(flow01[inner], (init[0, 0] - 3.5 / 8)[8:-8, 8:-8], atol=1e-3, rtol=0)
 
 
 def test_initialised_feature_extractor_has_a_constant_channel():
