@@ -263,8 +263,10 @@ def weights_command() -> None:
 def _register_package_commands() -> None:
     """Commands that live in their own packages (imported lazily inside their bodies)."""
     from animeinterp_cli.benchmark.command import benchmark
+    from animeinterp_cli.training.command import train
 
     app.command("benchmark")(benchmark)
+    app.command("train")(train)
 
 
 _register_package_commands()
