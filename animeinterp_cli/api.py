@@ -63,6 +63,7 @@ class RunConfig:
     batch_size: int | None = None  # None: a default per device
     fast: bool = False
     flow_scale: float | None = None  # None: automatic
+    vgg_weights: Path | None = None
     dedup: bool = True
     detect: DetectConfig = field(default_factory=DetectConfig)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
@@ -102,7 +103,8 @@ def _choose_method(config: RunConfig, placement: Placement, note: Callable[[str]
             name = "classic"
             note("no AnimeInterp weights (none shipped, no --weights PATH): using the classic DIS-flow method")
     return build_method(
-        name, placement=placement, weights=config.weights, sgm=config.sgm, fast=config.fast, flow_scale=config.flow_scale
+        name, placement=placement, weights=config.weights, sgm=config.sgm, fast=config.fast, flow_scale=config.flow_scale,
+        vgg_weights=config.vgg_weights,
     )
 
 

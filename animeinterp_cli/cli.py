@@ -75,6 +75,10 @@ Weights = Annotated[
     Optional[Path], typer.Option(help="AnimeInterp weights, e.g. anime_interp_full.ckpt.", dir_okay=False)
 ]
 Sgm = Annotated[str, typer.Option(help="SGM initial flow: inline (computed per pair) or zero.")]
+VggWeights = Annotated[
+    Optional[Path],
+    typer.Option(help="ImageNet VGG-19 weights (torchvision's vgg19-dcbb9e9d.pth) for SGM's segment descriptors.", dir_okay=False),
+]
 Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")]
 Precision = Annotated[str, typer.Option(help="auto (fp16 on CUDA, bf16 on CPUs with AMX, else fp32), fp32, bf16, fp16.")]
 BatchSize = Annotated[
@@ -103,7 +107,7 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and 
 
 
 def _run_config(
-    *, factor, fps, model, weights, sgm, device, precision, batch_size, fast, flow_scale, dedup, scene_threshold,
+    *, factor, fps, model, weights, sgm, vgg_weights, device, precision, batch_size, fast, flow_scale, dedup, scene_threshold,
     overwrite, encode=None,
 ):
     from dataclasses import replace
@@ -125,6 +129,7 @@ def _run_config(
         model=model,
         weights=weights,
         sgm=sgm,
+        vgg_weights=vgg_weights,
         device=device,
         precision=precision,
         batch_size=batch_size,
@@ -159,6 +164,7 @@ def double(
     model: Model = "auto",
     weights: Weights = None,
     sgm: Sgm = "inline",
+    vgg_weights: VggWeights = None,
     device: Device = "auto",
     precision: Precision = "auto",
     batch_size: BatchSize = None,
@@ -177,7 +183,7 @@ def double(
     from animeinterp_cli.video.encode import EncodeOptions
 
     config = _run_config(
-        factor=factor, fps=_parse_fps(fps), model=model, weights=weights, sgm=sgm, device=device,
+        factor=factor, fps=_parse_fps(fps), model=model, weights=weights, sgm=sgm, vgg_weights=vgg_weights, device=device,
         precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, dedup=dedup, scene_threshold=scene_threshold,
         overwrite=overwrite, encode=EncodeOptions(codec=codec, crf=crf, preset=preset),
     )
@@ -197,6 +203,7 @@ def frames(
     model: Model = "auto",
     weights: Weights = None,
     sgm: Sgm = "inline",
+    vgg_weights: VggWeights = None,
     device: Device = "auto",
     precision: Precision = "auto",
     batch_size: BatchSize = None,
@@ -211,7 +218,7 @@ def frames(
     from animeinterp_cli.api import interpolate_frames
 
     config = _run_config(
-        factor=factor, fps=None, model=model, weights=weights, sgm=sgm, device=device,
+        factor=factor, fps=None, model=model, weights=weights, sgm=sgm, vgg_weights=vgg_weights, device=device,
         precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, dedup=dedup, scene_threshold=scene_threshold,
         overwrite=overwrite,
     )

@@ -19,6 +19,7 @@ from models.checkpoint import CheckpointError
 from models.classic import ClassicConfig, ClassicInterpolator
 from models.interpolator import FrameInterpolator, LinearBlend
 from models.pipeline import AnimeInterpPipeline
+from models.sgm import SGMConfig
 
 METHOD_NAMES = ("animeinterp", "classic", "blend")
 #: the --fast preset: RFR iterations and flow scale (paper: 12 iterations at full scale)
@@ -35,12 +36,14 @@ def build_method(
     sgm: str = "inline",
     fast: bool = False,
     flow_scale: float | None = None,
+    vgg_weights: Path | None = None,
 ) -> FrameInterpolator:
     """Build the method ``name`` on ``placement``'s device; raise a one-line error if impossible.
 
     ``fast``: the speed preset (AnimeInterp: ``FAST_RFR_ITERS`` RFR iterations and flows at
     ``FAST_FLOW_SCALE`` unless ``flow_scale`` says otherwise; classic: DIS's "fast" preset).
     ``flow_scale``: AnimeInterp's RFR runs on frames resized by this factor (None = automatic).
+    ``vgg_weights``: ImageNet VGG-19 weights for SGM's segment descriptors (see :func:`sgm_config`).
     """
     if name not in METHOD_NAMES:
         raise AnimeInterpError(f"unknown method {name!r}; choose one of {', '.join(METHOD_NAMES)}")
@@ -53,7 +56,7 @@ def build_method(
     elif name == "classic":
         method = ClassicInterpolator(ClassicConfig(dis_preset="fast" if fast else "medium"))
     else:
-        method = _build_animeinterp(weights, sgm)
+        method = _build_animeinterp(weights, sgm, sgm_config(placement, vgg_weights))
         method.network.set_inference(
             iters=FAST_RFR_ITERS if fast else None,
             flow_scale=flow_scale if flow_scale is not None else (FAST_FLOW_SCALE if fast else None),
@@ -77,7 +80,21 @@ def resolve_weights(weights: Path | None) -> tuple[Path, str] | None:
     return weights, "sgm"
 
 
-def _build_animeinterp(weights: Path | None, sgm: str) -> FrameInterpolator:
+def sgm_config(placement: Placement, vgg_weights: Path | None) -> SGMConfig:
+    """SGM's descriptor choice: VGG-19 when given explicitly; on CUDA, VGG-19 when torchvision's
+    cache has the weights (never downloaded); on the CPU the colour descriptor, since VGG-19
+    at 960×540 costs 16–54 s per pair there (bench/sgm_bench.py) against 0.1 s."""
+    if vgg_weights is not None:
+        if not vgg_weights.is_file():
+            raise WeightsError(f"VGG-19 weights not found: {vgg_weights}")
+        return SGMConfig(descriptor="vgg", vgg_weights=str(vgg_weights), device=placement.device.type,
+                         vgg_precision=placement.precision)
+    if placement.device.type == "cuda":
+        return SGMConfig(descriptor="auto", device="cuda", vgg_precision=placement.precision)
+    return SGMConfig(descriptor="color")
+
+
+def _build_animeinterp(weights: Path | None, sgm: str, sgm_settings: SGMConfig) -> FrameInterpolator:
     resolved = resolve_weights(weights)
     if resolved is None:
         raise WeightsError(
@@ -90,4 +107,4 @@ def _build_animeinterp(weights: Path | None, sgm: str) -> FrameInterpolator:
     except CheckpointError as error:
         raise WeightsError(str(error)) from None
     # "precomputed" flows arrive with each pair (benchmark); "zero" starts the RFR from rest
-    return AnimeInterpPipeline(network, guidance if sgm == "inline" else "zero")
+    return AnimeInterpPipeline(network, guidance if sgm == "inline" else "zero", sgm_settings)

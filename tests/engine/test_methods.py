@@ -99,3 +99,14 @@ def test_fast_preset_and_flow_scale(cpu_fp32, tiny_weights):
     for bad in (0.0, 1.5, -1.0):
         with pytest.raises(AnimeInterpError, match="flow-scale"):
             build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, flow_scale=bad)
+
+
+def test_sgm_descriptor_choice(cpu_fp32, tmp_path):
+    from animeinterp_cli.engine.methods import sgm_config
+
+    assert sgm_config(cpu_fp32, None).descriptor == "color"  # VGG-19 is far too slow on a CPU
+    vgg = tmp_path / "vgg19.pth"
+    vgg.write_bytes(b"x")
+    assert sgm_config(cpu_fp32, vgg).descriptor == "vgg"
+    with pytest.raises(WeightsError, match="not found"):
+        sgm_config(cpu_fp32, tmp_path / "missing.pth")
