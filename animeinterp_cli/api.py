@@ -130,6 +130,13 @@ def _make_runner(config: RunConfig, note: Callable[[str], None]) -> tuple[PairRu
     return PairRunner(method, placement, batch_size), summary
 
 
+def _counted(items: Iterator[np.ndarray], progress: Progress) -> Iterator[np.ndarray]:
+    """Pass ``items`` through, advancing ``progress`` by one for each."""
+    for item in items:
+        progress.advance()
+        yield item
+
+
 def _score_pairs(images: Iterator[np.ndarray], config: DetectConfig) -> list[PairScores]:
     detector = Detector(config)
     scores = []
@@ -226,7 +233,7 @@ def interpolate_frames(
                 yield image
 
         progress.start("analysing", len(paths))
-        scores = _score_pairs((progress.advance() or image for image in images()), config.detect)
+        scores = _score_pairs(_counted(images(), progress), config.detect)
         progress.stop()
         times = [Fraction(i) for i in range(len(paths))]
         actions = plan(times, scores, config.target, end_time=None, dedup=config.dedup)
