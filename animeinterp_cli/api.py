@@ -169,10 +169,9 @@ def interpolate_video(
         def images() -> Iterator[np.ndarray]:
             for frame in read_frames(input_path):
                 times.append(frame.time)
-                progress.advance()
                 yield frame.image
 
-        scores = _score_pairs(images(), config.detect)
+        scores = _score_pairs(_counted(images(), progress), config.detect)
         progress.stop()
         if len(times) < 2:
             raise InputError(f"{input_path}: needs at least 2 frames to interpolate, found {len(times)}")
