@@ -229,3 +229,19 @@ def test_exported_fp16_weights_load_and_interpolate_alike(tmp_path):
         expected = model(images[0], images[1], init, init)["frame"]
         actual = loaded(images[0], images[1], init, init)["frame"]
     assert (expected - actual).abs().max() < 0.02
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--crop", "100"], "--crop must be a multiple of 8"),
+        (["--kind", "video"], "unknown data kind 'video'"),
+        (["--resume"], "nothing to resume"),
+    ],
+)
+def test_train_command_bad_arguments_get_one_line_errors(tmp_path, capsys, args, message):
+    from tests.test_cli import run_cli
+
+    code, err = run_cli(capsys, "train", tmp_path / "run", *args)
+    assert code == 1
+    assert err.strip().count("\n") == 0 and message in err
