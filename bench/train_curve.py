@@ -30,7 +30,7 @@ from animeinterp_cli.errors import AnimeInterpError
 from animeinterp_cli.training.curve import plot_curves, read_log
 
 SIDE_BY_SIDE_METHODS = ("animeinterp", "classic", "rife", "minterpolate", "blend")
-TILE_WIDTH = 640
+TILE_WIDTH = 400
 
 
 def main() -> None:

@@ -80,9 +80,9 @@ def plot_curves(log_path: Path, png_path: Path, references: dict[str, float] | N
     losses: dict[str, list[tuple[float, float]]] = {}
     for record in records:
         if "loss" in record:
-            for key in ("frame", "loss"):
+            for key, label in (("frame", "frame loss"), ("loss", "total loss")):
                 if key in record:
-                    losses.setdefault(f"{key} loss", []).append((record["step"], record[key]))
+                    losses.setdefault(label, []).append((record["step"], record[key]))
             if "flow" in record:  # pixels: a hundred times the frame loss's scale
                 losses.setdefault("flow EPE / 100", []).append((record["step"], record["flow"] / 100))
     validation = {"validation PSNR (dB)": [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]}
