@@ -36,7 +36,9 @@ def train(
     val_limit: Annotated[Optional[int], typer.Option(min=1, help="Validate on the first N triplets only.")] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Save last.pt every N steps.")] = 50,
     precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast (fast only on CPUs with AMX).")] = "fp32",
-    threads: Annotated[int, typer.Option(help="CPU threads for the network.")] = 2,
+    threads: Annotated[
+        int, typer.Option(help="CPU threads for the network (more than the free cores slows it down badly).")
+    ] = 1,
     workers: Annotated[int, typer.Option(help="Data loader processes (rendering and DIS); 0 = in-process.")] = 1,
     seed: Annotated[int, typer.Option(help="Data seed.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
