@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from animeinterp_cli import console
+from animeinterp_cli.training.dataset import TRAINING_MATERIAL
 
 
 def train(
@@ -26,7 +27,7 @@ def train(
     ] = None,
     material: Annotated[
         Optional[Path], typer.Option(help="Training material for layered triplets (art, sprites, clips).")
-    ] = Path("/work/shared/training"),
+    ] = TRAINING_MATERIAL,
     preset: Annotated[str, typer.Option(help="Network configuration: light (default weights) or tiny (tests).")] = "light",
     stage: Annotated[
         str, typer.Option(help="joint (all, frame + flow loss), synthesis (RFR frozen) or flow (RFR only).")

@@ -33,7 +33,10 @@ from animeinterp_cli.benchmark import datasets as atd
 from animeinterp_cli.errors import InputError
 
 #: the sample triplets every model is validated on; never training data (see DATA.md)
-VALIDATION_TRIPLETS = Path(__file__).resolve().parents[3] / "shared" / "samples" / "triplets"
+#: ../shared beside the checkout: the samples (validation only) and the training material
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+VALIDATION_TRIPLETS = SHARED / "samples" / "triplets"
+TRAINING_MATERIAL = SHARED / "training"
 KINDS = ("synthetic", "layered", "folder", "mix")
 #: share of each source in a "mix" data set (renormalised over the sources that were given)
 MIX_WEIGHTS = {"synthetic": 0.5, "layered": 0.3, "folder": 0.2}

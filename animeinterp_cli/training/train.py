@@ -40,7 +40,7 @@ from animeinterp_cli.benchmark import datasets as triplet_folders
 from animeinterp_cli.benchmark import metrics
 from animeinterp_cli.engine.adapter import crop_to, frames_to_tensor, pad_to_multiple, tensor_to_float_frames
 from animeinterp_cli.errors import AnimeInterpError, InputError
-from animeinterp_cli.training.dataset import KINDS, VALIDATION_TRIPLETS, TripletDataset
+from animeinterp_cli.training.dataset import KINDS, TRAINING_MATERIAL, VALIDATION_TRIPLETS, TripletDataset
 from animeinterp_cli.training.losses import flow_loss, frame_loss
 from models.animeinterp import AnimeInterp, load_animeinterp
 from models.checkpoint import save_checkpoint
@@ -93,7 +93,7 @@ class TrainConfig:
     lr: float = 2e-4
     kind: str = "mix"
     atd_dir: Path | None = None
-    real_dir: Path | None = Path("/work/shared/training")
+    real_dir: Path | None = TRAINING_MATERIAL
     preset: str = "light"
     stage: str = "joint"
     flow_weight: float = 0.01
