@@ -18,8 +18,7 @@ from pathlib import Path
 
 import av
 
-REPO = Path(__file__).resolve().parents[1]
-CLIP = REPO.parent / "shared" / "samples" / "clips" / "onepiece_demo.mp4"
+from clips import REPO, SAMPLE_CLIP, scaled_clip
 
 # runs the CLI in this child process, then reports the child's own peak RSS (KiB on Linux)
 _CHILD = """
@@ -33,26 +32,6 @@ except SystemExit as exit:
         raise
 print("PEAK_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
-
-
-def looped_clip(path: Path, seconds: int, size: tuple[int, int] = (960, 540)) -> Path:
-    """``seconds`` of the sample clip at ``size``, looped, H.264 without audio."""
-    with av.open(str(CLIP)) as source:
-        stream_in = source.streams.video[0]
-        rate = stream_in.average_rate
-        frames = [f.reformat(width=size[0], height=size[1], format="yuv420p") for f in source.decode(video=0)]
-    total = int(seconds * rate)
-    with av.open(str(path), "w") as target:
-        stream = target.add_stream("libx264", rate=rate, options={"crf": "18", "preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        for index in range(total):
-            picture = frames[index % len(frames)]
-            picture.pts = None
-            for packet in stream.encode(picture):
-                target.mux(packet)
-        for packet in stream.encode(None):
-            target.mux(packet)
-    return path
 
 
 def peak_kib(clip: Path, out: Path, model: str) -> int:
@@ -74,7 +53,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for seconds in args.seconds:
-            clip = looped_clip(tmp / f"clip{seconds}.mp4", seconds)
+            with av.open(str(SAMPLE_CLIP)) as source:
+                rate = source.streams.video[0].average_rate
+            clip = scaled_clip(tmp / f"clip{seconds}.mp4", (960, 540), int(seconds * rate))
             peaks[seconds] = peak_kib(clip, tmp / f"out{seconds}.mp4", args.model)
             print(f"{seconds:>4} s at 960x540, --model {args.model}: peak RSS {peaks[seconds] / 1024:.0f} MiB", flush=True)
     shortest, longest = min(peaks), max(peaks)

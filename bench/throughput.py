@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO))
 import animeinterp_cli.api as api  # noqa: E402
 import models.pipeline as pipeline  # noqa: E402
 from animeinterp_cli.api import RunConfig, interpolate_video  # noqa: E402
+from clips import SAMPLE_CLIP, scaled_clip  # noqa: E402
 from animeinterp_cli.engine.methods import resolve_weights  # noqa: E402
 from animeinterp_cli.schedule.detect import Detector  # noqa: E402
 from animeinterp_cli.schedule.plan import Target  # noqa: E402
@@ -48,7 +49,6 @@ from models.checkpoint import save_checkpoint  # noqa: E402
 from models.classic import ClassicInterpolator  # noqa: E402
 from models.config import AnimeInterpConfig  # noqa: E402
 
-CLIP = REPO.parent / "shared" / "samples" / "clips" / "onepiece_demo.mp4"
 STAGES = ("decode", "detect", "guidance", "flow network", "synthesis", "encode")
 
 
@@ -76,25 +76,6 @@ class Stopwatch:
         for owner, attribute, original in reversed(self._restore):
             setattr(owner, attribute, original)
         self._restore.clear()
-
-
-def make_clip(path: Path, size: tuple[int, int], frames: int) -> Path:
-    """The first ``frames`` frames of the sample clip, scaled to ``size``, as H.264 (no audio)."""
-    width, height = size
-    with av.open(str(CLIP)) as source, av.open(str(path), "w") as target:
-        stream_in = source.streams.video[0]
-        stream = target.add_stream("libx264", rate=stream_in.average_rate, options={"crf": "16"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for index, frame in enumerate(source.decode(video=0)):
-            if index == frames:
-                break
-            picture = frame.reformat(width=width, height=height, format="yuv420p")
-            picture.pts = None
-            for packet in stream.encode(picture):
-                target.mux(packet)
-        for packet in stream.encode(None):
-            target.mux(packet)
-    return path
 
 
 def conv_rate(precision: str) -> float:
@@ -186,7 +167,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        clip = make_clip(tmp / "clip.mp4", size, args.frames)
+        clip = scaled_clip(tmp / "clip.mp4", size, args.frames)
         resolved = resolve_weights(None)
         if resolved is not None:
             weights, weights_note = resolved[0], f"default weights {resolved[0].name}"
@@ -195,7 +176,7 @@ def main() -> None:
             torch.manual_seed(0)
             save_checkpoint(weights, AnimeInterp(AnimeInterpConfig.paper()), AnimeInterpConfig.paper().to_dict())
             weights_note = "paper configuration, random weights (no default shipped)"
-        print(f"clip: {args.frames} frames of {CLIP.name} at {args.size}, 2x; torch threads {args.threads}; {weights_note}")
+        print(f"clip: {args.frames} frames of {SAMPLE_CLIP.name} at {args.size}, 2x; torch threads {args.threads}; {weights_note}")
         results = [run_method(name, clip, tmp, weights, args.precision) for name in args.methods]
         peer = run_minterpolate(clip, tmp)
 
