@@ -200,9 +200,9 @@ def main() -> None:
             for precision in ("fp32", "bf16"):
                 rate = conv_rate(precision)
                 print(
-                    f"  {name}: {flops / 1e12:.2f} TFLOP per synthesised frame; at this CPU's {precision} "
-                    f"conv rate ({rate / 1e9:.0f} GFLOP/s) the arithmetic limit is {flops / rate:.1f} s/frame; "
-                    f"measured network time {measured:.1f} s/frame"
+                    f"  {name}: {flops / 1e12:.2f} TFLOP for one flow estimate + one synthesis; at this CPU's "
+                    f"{precision} conv rate ({rate / 1e9:.0f} GFLOP/s) that is {flops / rate:.1f} s; measured network "
+                    f"time {measured:.1f} s per synthesised frame (a pair's flow estimate serves all its in-betweens)"
                 )
 
 
