@@ -142,7 +142,13 @@ def _run_config(
     return replace(config, encode=encode) if encode is not None else config
 
 
-def _report(summary, quiet: bool) -> None:
+def _run_and_report(job, source: Path, target: Path, config, quiet: bool) -> None:
+    """Run ``interpolate_video``/``interpolate_frames`` with a progress bar, then the summary line."""
+    progress = console.RichProgress(quiet)
+    try:
+        summary = job(source, target, config, progress=progress, note=console.note)
+    finally:
+        progress.stop()
     if quiet:
         return
     console.stderr.print(
@@ -187,12 +193,7 @@ def double(
         precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, dedup=dedup, scene_threshold=scene_threshold,
         overwrite=overwrite, encode=EncodeOptions(codec=codec, crf=crf, preset=preset),
     )
-    progress = console.RichProgress(quiet)
-    try:
-        summary = interpolate_video(input, output, config, progress=progress, note=console.note)
-    finally:
-        progress.stop()
-    _report(summary, quiet)
+    _run_and_report(interpolate_video, input, output, config, quiet)
 
 
 @app.command()
@@ -222,12 +223,7 @@ def frames(
         precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, dedup=dedup, scene_threshold=scene_threshold,
         overwrite=overwrite,
     )
-    progress = console.RichProgress(quiet)
-    try:
-        summary = interpolate_frames(dir_in, dir_out, config, progress=progress, note=console.note)
-    finally:
-        progress.stop()
-    _report(summary, quiet)
+    _run_and_report(interpolate_frames, dir_in, dir_out, config, quiet)
 
 
 @app.command("weights")
