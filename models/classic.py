@@ -57,11 +57,6 @@ def to_grey_uint8(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
-def _to_grey_batch(images: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) RGB in [0, 1] → (B, H, W) uint8 luma, via uint8 RGB as the video gives it."""
-    return np.stack([to_grey_uint8(frame) for frame in to_uint8_frames(images)])
-
-
 def dis_flow(grey0: np.ndarray, grey1: np.ndarray, config: ClassicConfig = ClassicConfig()) -> np.ndarray:
     """DIS optical flow from ``grey0`` to ``grey1`` (H, W uint8) → (2, H, W) float32 pixels, x first."""
     height, width = grey0.shape
@@ -90,15 +85,26 @@ class ClassicInterpolator(FrameInterpolator):
         super().__init__()
         self.config = config
 
-    def estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> Motion:
-        grey0, grey1 = _to_grey_batch(img0), _to_grey_batch(img1)
-        flow01 = [dis_flow(a, b, self.config) for a, b in zip(grey0, grey1)]
-        flow10 = [dis_flow(b, a, self.config) for a, b in zip(grey0, grey1)]
-        device = img0.device
-        return {
-            "flow01": torch.from_numpy(np.stack(flow01)).to(device),
-            "flow10": torch.from_numpy(np.stack(flow10)).to(device),
-        }
+    def guidance(self, frame0: np.ndarray, frame1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """DIS flows both ways of one (H, W, 3) uint8 RGB pair: the whole motion estimate."""
+        grey0, grey1 = to_grey_uint8(frame0), to_grey_uint8(frame1)
+        return dis_flow(grey0, grey1, self.config), dis_flow(grey1, grey0, self.config)
+
+    def estimate(
+        self,
+        img0: torch.Tensor,
+        img1: torch.Tensor,
+        init01: torch.Tensor | None = None,
+        init10: torch.Tensor | None = None,
+    ) -> Motion:
+        """DIS flows of the batch; ``init01``/``init10`` are those flows when :meth:`guidance`
+        already computed them (the engine does, ahead, in a worker thread)."""
+        if init01 is None or init10 is None:
+            flows = [self.guidance(a, b) for a, b in zip(to_uint8_frames(img0), to_uint8_frames(img1))]
+            device = img0.device
+            init01 = torch.from_numpy(np.stack([f01 for f01, _ in flows])).to(device)
+            init10 = torch.from_numpy(np.stack([f10 for _, f10 in flows])).to(device)
+        return {"flow01": init01, "flow10": init10}
 
     def synthesize(self, img0, img1, motion, t):
         img0, img1 = img0.float(), img1.float()

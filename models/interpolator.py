@@ -28,6 +28,15 @@ class FrameInterpolator(nn.Module):
     #: short name shown to the user
     method_name: str = "base"
 
+    def guidance(self, frame0: np.ndarray, frame1: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The pair's CPU-side work that needs no network, or None if the method has none.
+
+        ``frame0``/``frame1``: (H, W, 3) uint8 RGB. Returns initial flows (flow01, flow10), each
+        (2, H, W) float32 pixels, channel 0 = x. The engine computes them in a worker thread
+        ahead of the network and passes them to :meth:`estimate` as ``init01``/``init10``.
+        """
+        return None
+
     def estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> Motion:
         raise NotImplementedError
 

@@ -65,22 +65,27 @@ class AnimeInterpPipeline(FrameInterpolator):
         if guidance not in GUIDANCE_MODES:
             raise ValueError(f"unknown guidance {guidance!r}; choose one of {GUIDANCE_MODES}")
         self.network = network
-        self.guidance = guidance
+        self.guidance_mode = guidance
         self.sgm = sgm
         self.size_multiple = network.size_multiple
         #: which SGM descriptor the last pair used ("vgg19", "color"), or None
         self.last_descriptor: str | None = None
 
+    def guidance(self, frame0: np.ndarray, frame1: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The initial flows of one (H, W, 3) uint8 RGB pair (None for "zero": the RFR starts
+        from rest)."""
+        if self.guidance_mode == "zero":
+            return None
+        flow01, flow10, descriptor = guidance_flows(frame0, frame1, self.guidance_mode, self.sgm)
+        self.last_descriptor = descriptor or self.last_descriptor
+        return flow01, flow10
+
     def initial_flows(self, img0: torch.Tensor, img1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Guidance flows (B, 2, H, W) fp32 on the images' device, both directions."""
-        flows01, flows10 = [], []
-        for frame0, frame1 in zip(to_uint8_frames(img0), to_uint8_frames(img1)):
-            flow01, flow10, descriptor = guidance_flows(frame0, frame1, self.guidance, self.sgm)
-            flows01.append(flow01)
-            flows10.append(flow10)
-            self.last_descriptor = descriptor or self.last_descriptor
+        flows = [self.guidance(a, b) for a, b in zip(to_uint8_frames(img0), to_uint8_frames(img1))]
         device = img0.device
-        return torch.from_numpy(np.stack(flows01)).to(device), torch.from_numpy(np.stack(flows10)).to(device)
+        return (torch.from_numpy(np.stack([f01 for f01, _ in flows])).to(device),
+                torch.from_numpy(np.stack([f10 for _, f10 in flows])).to(device))
 
     def estimate(
         self,
@@ -89,7 +94,7 @@ class AnimeInterpPipeline(FrameInterpolator):
         init01: torch.Tensor | None = None,
         init10: torch.Tensor | None = None,
     ) -> Motion:
-        if init01 is None and init10 is None and self.guidance != "zero":
+        if init01 is None and init10 is None and self.guidance_mode != "zero":
             init01, init10 = self.initial_flows(img0, img1)
         return self.network.estimate(img0, img1, init01, init10)
 

@@ -32,7 +32,7 @@ def test_default_weights_are_found_and_used_by_auto(weights_folder):
     assert entry is not None and entry.name == "tiny" and entry.guidance == "zero"
     runner, summary = _make_runner(RunConfig(device="cpu", precision="fp32"), note=lambda m: None)
     assert summary.method == "animeinterp"
-    assert runner.method.guidance == "zero"
+    assert runner.method.guidance_mode == "zero"
 
 
 def test_corrupt_default_is_a_one_line_error_naming_the_file(weights_folder, capsys):

@@ -7,12 +7,12 @@ every t the plan asks of that pair: a 4× run estimates each pair once, not thre
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from animeinterp_cli.engine.adapter import crop_to, frames_to_tensor, pad_to_multiple, tensor_to_float_frames
+from animeinterp_cli.engine.adapter import crop_to, frames_to_tensor, full_scale, pad_to_multiple, quantize, tensor_to_float_frames
 from animeinterp_cli.engine.device import Placement
 from models.interpolator import FrameInterpolator, select_pairs
 
@@ -54,6 +54,18 @@ class PairRunner:
     ) -> list[np.ndarray]:
         """Frames at ``ts`` between two frames: float32 (H, W, 3) RGB in [0, 1], not quantised."""
         return self.run([PairJob(frame0, frame1, tuple(ts), init_flows)])[0]
+
+    def prepare(self, jobs: Sequence[PairJob]) -> list[PairJob]:
+        """The jobs with their initial flows filled in by the method's CPU-side guidance
+        (:meth:`FrameInterpolator.guidance`: SGM or DIS). Touches no device tensors, so the
+        engine runs it in a worker thread for the next batch while the network runs this one."""
+        prepared = []
+        for job in jobs:
+            if job.init_flows is None:
+                flows = self.method.guidance(_as_uint8(job.frame0), _as_uint8(job.frame1))
+                job = job if flows is None else replace(job, init_flows=flows)
+            prepared.append(job)
+        return prepared
 
     def run(self, jobs: Sequence[PairJob]) -> list[list[np.ndarray]]:
         """Outputs per job, in job order; pairs are processed ``batch_size`` at a time."""
@@ -102,3 +114,10 @@ class PairRunner:
             for j in jobs
         ]
         return torch.from_numpy(np.stack(flows).astype(np.float32)).to(self.placement.device)
+
+
+def _as_uint8(frame: np.ndarray) -> np.ndarray:
+    """The 8-bit view of a uint8/uint16 frame that guidance works on."""
+    if frame.dtype == np.uint8:
+        return frame
+    return quantize(frame.astype(np.float32) / full_scale(frame.dtype), np.uint8)
