@@ -12,15 +12,19 @@ import torch
 import torch.nn.functional as F
 
 
-def correlation_volume(fmap1: torch.Tensor, fmap2: torch.Tensor) -> torch.Tensor:
+def correlation_volume(fmap1: torch.Tensor, fmap2: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """corr[b, i, j] = ⟨fmap1[b, :, i], fmap2[b, :, j]⟩ / sqrt(D) for every pixel pair.
 
     Returns (B, h·w, h, w): for each source pixel i (row-major), a map over target pixels.
-    The matrix product may run in autocast's dtype; the result is stored in fp32.
+    The matrix product may run in autocast's dtype; the result is stored in fp32. ``out``: a
+    contiguous fp32 (B, h·w, h, w) buffer to write into (fp32 features then), else a new one.
     """
     b, d, h, w = fmap1.shape
-    corr = torch.matmul(fmap1.reshape(b, d, h * w).transpose(1, 2), fmap2.reshape(b, d, h * w))
-    return (corr.float() / d**0.5).view(b, h * w, h, w)
+    rows, columns = fmap1.reshape(b, d, h * w).transpose(1, 2), fmap2.reshape(b, d, h * w)
+    if out is None:
+        return (torch.matmul(rows, columns).float() / d**0.5).view(b, h * w, h, w)
+    torch.matmul(rows, columns, out=out.view(b, h * w, h * w))
+    return out.div_(d**0.5)
 
 
 def correlation_pyramid(corr: torch.Tensor, levels: int) -> list[torch.Tensor]:

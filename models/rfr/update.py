@@ -99,11 +99,16 @@ class UpdateBlock(nn.Module):
             nn.Conv2d(config.head_dim, 9 * 8 * 8, 1),
         )
 
-    def forward(self, hidden, context, corr, flow):
-        """Returns (new hidden state, upsampling mask, flow update)."""
+    def forward(self, hidden, context, corr, flow, with_mask: bool = True):
+        """Returns (new hidden state, upsampling mask or None, flow update).
+
+        ``with_mask=False`` skips the mask head: only the last step's mask is ever used, and
+        computing it every step (as the released code does) cost ~8 % of the RFR at 540p.
+        """
         motion = self.encoder(flow, corr)
         hidden = self.gru(hidden, torch.cat((context, motion), dim=1))
-        return hidden, self.MASK_SCALE * self.mask(hidden), self.flow_head(hidden)
+        mask = self.MASK_SCALE * self.mask(hidden) if with_mask else None
+        return hidden, mask, self.flow_head(hidden)
 
 
 class ErrorAttention(nn.Module):

@@ -157,3 +157,30 @@ def test_error_attention_is_applied_only_when_configured():
 def test_zero_iterations_are_refused():
     with pytest.raises(ValueError, match="at least one iteration"):
         RFR(TINY)(torch.zeros(1, 3, 32, 32), torch.zeros(1, 3, 32, 32), iters=0)
+
+
+def test_correlation_volume_into_a_buffer_and_its_reverse_is_the_transpose():
+    torch.manual_seed(0)
+    f1, f2 = torch.randn(2, 5, 3, 4), torch.randn(2, 5, 3, 4)
+    buffer = torch.empty(4, 12, 3, 4)
+    correlation_volume(f1, f2, out=buffer[:2])
+    correlation_volume(f2, f1, out=buffer[2:])
+    torch.testing.assert_close(buffer[:2], correlation_volume(f1, f2))
+    torch.testing.assert_close(buffer[2:].view(2, 12, 12), buffer[:2].view(2, 12, 12).transpose(1, 2))
+
+
+def test_update_block_skips_only_the_mask_when_asked():
+    from models.config import AnimeInterpConfig
+    from models.rfr.update import UpdateBlock
+
+    config = AnimeInterpConfig.tiny().rfr
+    torch.manual_seed(0)
+    block = UpdateBlock(config).eval()
+    corr_channels = config.corr_levels * (2 * config.corr_radius + 1) ** 2
+    inputs = (torch.randn(1, config.hidden_dim, 3, 4), torch.randn(1, config.context_dim, 3, 4),
+              torch.randn(1, corr_channels, 3, 4), torch.randn(1, 2, 3, 4))
+    hidden, mask, delta = block(*inputs)
+    hidden_no_mask, no_mask, delta_no_mask = block(*inputs, with_mask=False)
+    assert mask.shape == (1, 9 * 64, 3, 4) and no_mask is None
+    torch.testing.assert_close(hidden_no_mask, hidden)
+    torch.testing.assert_close(delta_no_mask, delta)
