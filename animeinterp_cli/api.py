@@ -18,11 +18,12 @@ from typing import Protocol
 
 import numpy as np
 
+from animeinterp_cli.engine.compile import COMPILE_MIN_FRAMES, COMPILE_MODES, compile_unavailable
 from animeinterp_cli.engine.device import Placement, resolve_placement
 from animeinterp_cli.engine.execute import execute_plan
 from animeinterp_cli.engine.methods import build_method, resolve_weights
 from animeinterp_cli.engine.runner import PairRunner
-from animeinterp_cli.errors import InputError
+from animeinterp_cli.errors import AnimeInterpError, InputError
 from animeinterp_cli.schedule.detect import DetectConfig, Detector, PairScores
 from animeinterp_cli.schedule.plan import Action, Copy, Synthesize, Target, plan
 from animeinterp_cli.video.decode import last_frame_duration, probe_video, read_frames
@@ -63,6 +64,7 @@ class RunConfig:
     batch_size: int | None = None  # None: a default per device
     fast: bool = False
     flow_scale: float | None = None  # None: automatic
+    compile: str = "auto"  # "auto" | "on" | "off": torch.compile the network (see engine/compile.py)
     vgg_weights: Path | None = None
     dedup: bool = True
     detect: DetectConfig = field(default_factory=DetectConfig)
@@ -123,11 +125,29 @@ def _default_batch_size(placement: Placement) -> int:
 
 
 def _make_runner(config: RunConfig, note: Callable[[str], None]) -> tuple[PairRunner, Summary]:
+    if config.compile not in COMPILE_MODES:
+        raise AnimeInterpError(f"unknown compile mode {config.compile!r}; choose one of {', '.join(COMPILE_MODES)}")
     placement = resolve_placement(config.device, config.precision)
     method = _choose_method(config, placement, note)
     batch_size = config.batch_size or _default_batch_size(placement)
     summary = Summary(method=method.method_name, placement=placement.describe())
     return PairRunner(method, placement, batch_size), summary
+
+
+def _maybe_compile(runner: PairRunner, mode: str, actions: list[Action], note: Callable[[str], None]) -> None:
+    """Compile the network when asked (``on``), or (``auto``) when the plan has enough frames
+    to synthesise to repay the compile time and the backend can run here."""
+    if mode == "off" or not runner.method.compile_targets():
+        return
+    if mode == "auto" and sum(isinstance(a, Synthesize) for a in actions) < COMPILE_MIN_FRAMES:
+        return
+    reason = compile_unavailable(runner.placement)
+    if reason is not None:
+        if mode == "on":
+            note(f"torch.compile cannot run here ({reason}): continuing without it")
+        return
+    runner.enable_compile(note)
+    note("compiling the network with torch.compile: the first frames take a minute or so longer")
 
 
 def _counted(items: Iterator[np.ndarray], progress: Progress) -> Iterator[np.ndarray]:
@@ -178,6 +198,7 @@ def interpolate_video(
         end_time = times[-1] + last_frame_duration(info)
         actions = plan(times, scores, config.target, end_time=end_time, dedup=config.dedup)
         rate = config.target.fps or info.frame_rate * config.target.factor
+        _maybe_compile(runner, config.compile, actions, note)
 
         # pass 2: execute the plan and encode
         summary.frames_in = len(times)
@@ -236,6 +257,7 @@ def interpolate_frames(
         progress.stop()
         times = [Fraction(i) for i in range(len(paths))]
         actions = plan(times, scores, config.target, end_time=None, dedup=config.dedup)
+        _maybe_compile(runner, config.compile, actions, note)
 
         summary.frames_in = len(paths)
         summary.cuts = sum(s.cut for s in scores)

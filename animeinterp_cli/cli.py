@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from animeinterp_cli import __version__, console
+from animeinterp_cli.engine.compile import COMPILE_MODES
 from animeinterp_cli.engine.device import DEVICES, PRECISIONS
 from animeinterp_cli.engine.methods import SGM_MODES
 from animeinterp_cli.errors import AnimeInterpError
@@ -91,6 +92,14 @@ FlowScale = Annotated[
     Optional[float],
     typer.Option(help="Run the flow network on frames resized by this factor in (0, 1] (default: automatic, 1 up to 960×540)."),
 ]
+Compile = Annotated[
+    str,
+    typer.Option(
+        "--compile",
+        help="torch.compile the network: auto (when there are 48+ frames to synthesise and a C++ compiler "
+        "or Triton is present), on, off. Costs a minute or so once; the output is the same.",
+    ),
+]
 Dedup = Annotated[
     bool,
     typer.Option(
@@ -107,8 +116,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and 
 
 
 def _run_config(
-    *, factor, fps, model, weights, sgm, vgg_weights, device, precision, batch_size, fast, flow_scale, dedup, scene_threshold,
-    overwrite, encode=None,
+    *, factor, fps, model, weights, sgm, vgg_weights, device, precision, batch_size, fast, flow_scale, compile_mode, dedup,
+    scene_threshold, overwrite, encode=None,
 ):
     from dataclasses import replace
 
@@ -120,6 +129,7 @@ def _run_config(
     _choice(sgm, SGM_MODES, "--sgm")
     _choice(device, DEVICES, "--device")
     _choice(precision, PRECISIONS, "--precision")
+    _choice(compile_mode, COMPILE_MODES, "--compile")
     detect = DetectConfig()
     if scene_threshold is not None:
         detect = replace(detect, scene_threshold=scene_threshold)
@@ -135,6 +145,7 @@ def _run_config(
         batch_size=batch_size,
         fast=fast,
         flow_scale=flow_scale,
+        compile=compile_mode,
         dedup=dedup,
         detect=detect,
         overwrite=overwrite,
@@ -176,6 +187,7 @@ def double(
     batch_size: BatchSize = None,
     fast: Fast = False,
     flow_scale: FlowScale = None,
+    compile_mode: Compile = "auto",
     dedup: Dedup = True,
     scene_threshold: SceneThreshold = None,
     codec: Annotated[str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, libvpx-vp9…")] = "libx264",
@@ -190,7 +202,8 @@ def double(
 
     config = _run_config(
         factor=factor, fps=_parse_fps(fps), model=model, weights=weights, sgm=sgm, vgg_weights=vgg_weights, device=device,
-        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, dedup=dedup, scene_threshold=scene_threshold,
+        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, compile_mode=compile_mode, dedup=dedup,
+        scene_threshold=scene_threshold,
         overwrite=overwrite, encode=EncodeOptions(codec=codec, crf=crf, preset=preset),
     )
     _run_and_report(interpolate_video, input, output, config, quiet)
@@ -210,6 +223,7 @@ def frames(
     batch_size: BatchSize = None,
     fast: Fast = False,
     flow_scale: FlowScale = None,
+    compile_mode: Compile = "auto",
     dedup: Dedup = True,
     scene_threshold: SceneThreshold = None,
     overwrite: Overwrite = False,
@@ -220,7 +234,8 @@ def frames(
 
     config = _run_config(
         factor=factor, fps=None, model=model, weights=weights, sgm=sgm, vgg_weights=vgg_weights, device=device,
-        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, dedup=dedup, scene_threshold=scene_threshold,
+        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, compile_mode=compile_mode, dedup=dedup,
+        scene_threshold=scene_threshold,
         overwrite=overwrite,
     )
     _run_and_report(interpolate_frames, dir_in, dir_out, config, quiet)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from models.checkpoint import CheckpointError, load_strict, read_checkpoint
 from models.config import AnimeInterpConfig
@@ -61,6 +62,10 @@ class AnimeInterp(FrameInterpolator):
         if flow_scale is not None:
             self.config = replace(self.config, flow_scale=flow_scale)
         self.config = replace(self.config, rfr=self.flownet.config)
+
+    def compile_targets(self) -> list[nn.Module]:
+        """Feature extractor, RFR encoder and update block (run ``iters`` times), GridNet."""
+        return [self.feat_ext, self.flownet.fnet, self.flownet.update_block, self.synnet]
 
     def _check_pair(self, img0: torch.Tensor, img1: torch.Tensor) -> None:
         if img0.dim() != 4 or img0.shape[1] != 3 or img0.shape != img1.shape:

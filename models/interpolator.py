@@ -37,6 +37,10 @@ class FrameInterpolator(nn.Module):
         """
         return None
 
+    def compile_targets(self) -> list[nn.Module]:
+        """The submodules worth ``torch.compile`` (the heavy, shape-stable ones); none by default."""
+        return []
+
     def estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> Motion:
         raise NotImplementedError
 

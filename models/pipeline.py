@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from models.animeinterp import AnimeInterp
 from models.classic import ClassicConfig, dis_flow, to_grey_uint8
@@ -86,6 +87,9 @@ class AnimeInterpPipeline(FrameInterpolator):
         device = img0.device
         return (torch.from_numpy(np.stack([f01 for f01, _ in flows])).to(device),
                 torch.from_numpy(np.stack([f10 for _, f10 in flows])).to(device))
+
+    def compile_targets(self) -> list[nn.Module]:
+        return self.network.compile_targets()
 
     def estimate(
         self,

@@ -254,7 +254,9 @@ def test_bad_fps_is_a_usage_error(capsys, tmp_path, clip, fps):
     _assert_clean_failure(code, err, out, expected_code=2, words=["--fps"])
 
 
-@pytest.mark.parametrize("option", [["--model", "rife"], ["--device", "tpu"], ["--precision", "int4"]])
+@pytest.mark.parametrize(
+    "option", [["--model", "rife"], ["--device", "tpu"], ["--precision", "int4"], ["--compile", "maybe"]]
+)
 def test_bad_choices_are_usage_errors(capsys, tmp_path, clip, option):
     out = tmp_path / "out.mp4"
     code, err = run_cli(capsys, "double", clip, out, *option)

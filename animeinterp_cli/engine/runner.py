@@ -6,13 +6,14 @@ every t the plan asks of that pair: a 4× run estimates each pair once, not thre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from animeinterp_cli.engine.adapter import crop_to, frames_to_tensor, full_scale, pad_to_multiple, quantize, tensor_to_float_frames
+from animeinterp_cli.engine.compile import compile_modules, uncompile_modules
 from animeinterp_cli.engine.device import Placement
 from models.interpolator import FrameInterpolator, select_pairs
 
@@ -43,6 +44,17 @@ class PairRunner:
         self.batch_size = batch_size
         #: number of pairs whose motion was estimated (a pair counts once whatever its ts)
         self.pairs_estimated = 0
+        self._compiled: list[torch.nn.Module] = []
+        self._note: Callable[[str], None] = lambda message: None
+
+    def enable_compile(self, note: Callable[[str], None]) -> bool:
+        """Compile the method's hot submodules (see :mod:`animeinterp_cli.engine.compile`);
+        compilation itself happens on the first batch. ``note`` hears of a fallback to eager.
+        Returns False when the method has nothing to compile."""
+        self._compiled = self.method.compile_targets()
+        compile_modules(self._compiled, self.placement)
+        self._note = note
+        return bool(self._compiled)
 
     def interpolate(
         self,
@@ -68,10 +80,25 @@ class PairRunner:
         return prepared
 
     def run(self, jobs: Sequence[PairJob]) -> list[list[np.ndarray]]:
-        """Outputs per job, in job order; pairs are processed ``batch_size`` at a time."""
+        """Outputs per job, in job order; pairs are processed ``batch_size`` at a time.
+
+        With compilation on, any failure switches the method back to eager execution and the
+        batch is run again: a genuine error (out of memory, bad input) then fails again, eagerly.
+        """
         results: list[list[np.ndarray]] = []
         for start in range(0, len(jobs), self.batch_size):
-            results.extend(self._run_batch(jobs[start : start + self.batch_size]))
+            batch = jobs[start : start + self.batch_size]
+            try:
+                results.extend(self._run_batch(batch))
+            except Exception as error:  # noqa: BLE001 - compile errors have no common base class
+                if not self._compiled:
+                    raise
+                uncompile_modules(self._compiled)
+                self._compiled = []
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                self._note(f"torch.compile failed ({type(error).__name__}: {reason[:200]}); continuing without it")
+                results.extend(self._run_batch(batch))
+            self.pairs_estimated += len(batch)
         return results
 
     @torch.inference_mode()
@@ -86,7 +113,6 @@ class PairRunner:
             extra = {"init01": init01, "init10": init10}
         with self.placement.autocast():
             motion = self.method.estimate(img0, img1, **extra)
-        self.pairs_estimated += len(jobs)
 
         # every (pair, t) request, synthesised batch_size at a time from the shared motion
         requests = [(p, t) for p, job in enumerate(jobs) for t in job.ts]

@@ -1,0 +1,50 @@
+"""torch.compile for a method's hot submodules, with a clean fallback to eager execution.
+
+Compilation costs a minute or so once per frame size on a CPU, so ``--compile auto`` turns it
+on only when the plan has enough frames to synthesise to pay that back
+(:data:`COMPILE_MIN_FRAMES`), and only where the backend can work: Inductor needs a C++
+compiler on the CPU and Triton on CUDA. Whatever goes wrong at compile time, the runner
+switches back to eager and says so once (see :meth:`PairRunner.run`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+
+import torch
+from torch import nn
+
+from animeinterp_cli.engine.device import Placement
+
+COMPILE_MODES = ("auto", "on", "off")
+#: synthesised frames from which ``auto`` compiles: at 960×540 on this project's 2-core CPU
+#: compiling took ~45 s and saved ~2–3 s per frame (bench/throughput.py)
+COMPILE_MIN_FRAMES = 48
+
+
+def compile_unavailable(placement: Placement) -> str | None:
+    """Why torch.compile cannot run on ``placement`` (None when it can)."""
+    if placement.device.type == "cuda":
+        return None if importlib.util.find_spec("triton") else "Triton is not installed"
+    compilers = [os.environ.get("CXX"), "g++", "clang++", "c++"]
+    if not any(c and shutil.which(c) for c in compilers):
+        return "no C++ compiler (g++ or clang++) on PATH"
+    return None
+
+
+def compile_modules(modules: list[nn.Module], placement: Placement) -> None:
+    """Replace each module's forward with a compiled one (``dynamic=False``: one graph per
+    shape). On the CPU the weights are frozen into the graph (Inductor's ``freezing``), which
+    lets oneDNN pre-pack them: the modules must then only run for inference."""
+    options = {"freezing": True} if placement.device.type == "cpu" else None
+    for module in modules:
+        module.forward = torch.compile(module.forward, dynamic=False, options=options)
+
+
+def uncompile_modules(modules: list[nn.Module]) -> None:
+    """Undo :func:`compile_modules`: the class's eager forward is used again."""
+    for module in modules:
+        if "forward" in module.__dict__:
+            del module.forward
