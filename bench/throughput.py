@@ -1,25 +1,42 @@
-"""End-to-end throughput of `animeinterp double`, stage by stage, against ffmpeg and the arithmetic limit.
+"""End-to-end throughput of `animeinterp double`, stage by stage, against a straightforward
+fp32 implementation, ffmpeg and the arithmetic limit.
 
     .venv/bin/python bench/throughput.py                       # 960x540, 12 frames
-    .venv/bin/python bench/throughput.py --size 1920x1080 --frames 6
-    .venv/bin/python bench/throughput.py --methods classic animeinterp animeinterp-fast
+    .venv/bin/python bench/throughput.py --size 1920x1080 --frames 6 --variants animeinterp
+    .venv/bin/python bench/throughput.py --variants baseline animeinterp
 
-For each method it runs the real pipeline (`animeinterp_cli.api.interpolate_video`: two
-decode passes, detection, plan, guidance, network, encode) at 2× on the first ``--frames``
-frames of ``onepiece_demo.mp4`` scaled to ``--size``, and prints the output frames per
-second and where the wall time went: decode, detection, guidance (SGM/DIS), flow network
-(RFR + features), synthesis (splatting + GridNet), encode; "other" is the rest (planning,
-conversions, Python). ffmpeg's minterpolate filter runs on the same clip in the same run
-(a ratio). For the AnimeInterp network it also prints the arithmetic limit: the model's
-FLOPs per output frame divided by this CPU's measured convolution rate.
+Each variant runs the real pipeline (`animeinterp_cli.api.interpolate_video`: two decode
+passes, detection, plan, guidance, network, encode) at 2× on the first ``--frames`` frames of
+``onepiece_demo.mp4`` scaled to ``--size``, **in its own process** (so that each has its own
+peak memory and its own allocator settings), and prints output frames per second, peak
+resident memory and where the wall time went: decode, detection, guidance (SGM/DIS; in a
+worker thread, overlapped, except in the baseline), flow network (RFR + features), synthesis
+(splatting + GridNet), encode; "other" is the rest (planning, conversions, Python).
 
-Weights: the shipped default when present, else the paper configuration with random
-weights (speed does not depend on the values; the run says which).
+Variants:
+
+- ``baseline``: the same pipeline written straightforwardly: fp32, NCHW tensors, 4 KB pages
+  (``THP_MEM_ALLOC_ENABLE=0``), guidance computed inline before the network, the RFR's
+  upsampling mask computed at every step as the released code does, no torch.compile;
+- ``animeinterp``: the tool as shipped (channels-last, huge pages, guidance overlapped, mask
+  once) with ``--compile on``; the compile time is reported apart: the first call of each
+  stage minus its median;
+- ``eager``: the same without torch.compile;
+- ``fast``: ``animeinterp`` with ``--fast``; ``classic``: the weights-free method.
+
+ffmpeg's minterpolate filter runs on the same clip in the same run (a ratio). For the network
+it also prints the arithmetic limit: its FLOPs per output frame divided by this CPU's
+measured fp32 and bf16 convolution rates. Weights: the shipped default when present, else the
+paper configuration with random weights (speed does not depend on the values; the run says
+which).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,36 +45,18 @@ from collections import defaultdict
 from fractions import Fraction
 from pathlib import Path
 
-import av
-import numpy as np
-import torch
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import animeinterp_cli.api as api  # noqa: E402
-import models.pipeline as pipeline  # noqa: E402
-from animeinterp_cli.api import RunConfig, interpolate_video  # noqa: E402
-from clips import SAMPLE_CLIP, scaled_clip  # noqa: E402
-from animeinterp_cli.engine.methods import resolve_weights  # noqa: E402
-from animeinterp_cli.schedule.detect import Detector  # noqa: E402
-from animeinterp_cli.schedule.plan import Target  # noqa: E402
-from animeinterp_cli.video.decode import FrameReader  # noqa: E402
-from animeinterp_cli.video.encode import EncodeOptions, VideoWriter  # noqa: E402
-from models.animeinterp import AnimeInterp  # noqa: E402
-from models.checkpoint import save_checkpoint  # noqa: E402
-from models.classic import ClassicInterpolator  # noqa: E402
-from models.config import AnimeInterpConfig  # noqa: E402
-
 STAGES = ("decode", "detect", "guidance", "flow network", "synthesis", "encode")
+VARIANTS = ("classic", "baseline", "eager", "animeinterp", "fast")
 
 
 class Stopwatch:
-    """Wall time per stage, gathered by wrapping the functions that do each stage's work."""
+    """Wall time per stage and per call, gathered by wrapping the functions that do the work."""
 
     def __init__(self) -> None:
-        self.totals: dict[str, float] = defaultdict(float)
-        self._restore: list[tuple[object, str, object]] = []
+        self.calls: dict[str, list[float]] = defaultdict(list)
 
     def wrap(self, owner: object, attribute: str, stage: str) -> None:
         original = getattr(owner, attribute)
@@ -67,21 +66,129 @@ class Stopwatch:
             try:
                 return original(*args, **kwargs)
             finally:
-                self.totals[stage] += time.perf_counter() - start
+                self.calls[stage].append(time.perf_counter() - start)
 
-        self._restore.append((owner, attribute, original))
         setattr(owner, attribute, timed)
 
-    def restore(self) -> None:
-        for owner, attribute, original in reversed(self._restore):
-            setattr(owner, attribute, original)
-        self._restore.clear()
+    def totals(self) -> dict[str, float]:
+        return {stage: sum(times) for stage, times in self.calls.items()}
+
+    def warmup_excess(self, stages: tuple[str, ...]) -> float:
+        """Time the first call of each stage took beyond the stage's median (compilation)."""
+        return sum(
+            max(0.0, self.calls[s][0] - statistics.median(self.calls[s][1:]))
+            for s in stages if len(self.calls[s]) > 1
+        )
+
+
+def make_straightforward() -> None:
+    """Patch the pipeline back to a straightforward implementation (see the module docstring);
+    ``THP_MEM_ALLOC_ENABLE=0`` is set by the parent, before torch loads."""
+    import torch
+
+    import models.animeinterp as animeinterp_module
+    from animeinterp_cli.engine.runner import PairRunner
+    from models.rfr.update import UpdateBlock
+
+    animeinterp_module._channels_last = lambda images: images.contiguous()
+    build = animeinterp_module.AnimeInterp.__init__
+
+    def nchw_init(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        self.to(memory_format=torch.contiguous_format)
+
+    animeinterp_module.AnimeInterp.__init__ = nchw_init
+    PairRunner.prepare = lambda self, jobs: list(jobs)  # guidance then runs inside estimate
+    update = UpdateBlock.forward
+    UpdateBlock.forward = lambda self, hidden, context, corr, flow, with_mask=True: update(
+        self, hidden, context, corr, flow, with_mask=True
+    )
+
+
+def run_variant(variant: str, clip: Path, out: Path, weights: Path | None, threads: int) -> dict:
+    """One variant in this process (called in a child): wall time, stages, peak memory."""
+    import resource
+
+    import torch
+
+    import models.pipeline as pipeline
+    from animeinterp_cli.api import RunConfig, interpolate_video
+    from animeinterp_cli.schedule.detect import Detector
+    from animeinterp_cli.schedule.plan import Target
+    from animeinterp_cli.video.decode import FrameReader
+    from animeinterp_cli.video.encode import EncodeOptions, VideoWriter
+    from models.animeinterp import AnimeInterp
+    from models.classic import ClassicInterpolator
+
+    torch.set_num_threads(threads)
+    if variant == "baseline":
+        make_straightforward()
+    model = "classic" if variant == "classic" else "animeinterp"
+    config = RunConfig(
+        target=Target(factor=2), model=model, weights=weights, fast=variant == "fast", precision="fp32",
+        compile="on" if variant in ("animeinterp", "fast") else "off",
+        encode=EncodeOptions(preset="veryfast"), overwrite=True,
+    )
+    watch = Stopwatch()
+    watch.wrap(FrameReader, "__next__", "decode")
+    watch.wrap(Detector, "push", "detect")
+    watch.wrap(pipeline, "guidance_flows", "guidance")
+    watch.wrap(ClassicInterpolator, "guidance", "guidance")
+    watch.wrap(VideoWriter, "write", "encode")
+    watch.wrap(VideoWriter, "close", "encode")
+    method_class = AnimeInterp if model == "animeinterp" else ClassicInterpolator
+    watch.wrap(method_class, "estimate", "flow network")
+    watch.wrap(method_class, "synthesize", "synthesis")
+    notes: list[str] = []
+    start = time.perf_counter()
+    summary = interpolate_video(clip, out, config, note=notes.append)
+    wall = time.perf_counter() - start
+    stages = watch.totals()
+    if variant == "baseline":  # guidance ran inside estimate, in series with the network
+        stages["flow network"] -= stages.get("guidance", 0.0)
+    serial = sum(v for k, v in stages.items() if k != "guidance" or variant == "baseline")
+    stages["other"] = wall - serial  # elsewhere guidance ran in a worker thread, overlapped
+    return {
+        "variant": variant, "wall": wall, "frames_out": summary.frames_out, "synthesized": summary.synthesized,
+        "stages": stages, "compile": watch.warmup_excess(("flow network", "synthesis")) if config.compile == "on" else 0.0,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "notes": notes,
+    }
+
+
+def run_child(variant: str, clip: Path, out_dir: Path, weights: Path | None, threads: int) -> dict:
+    env = dict(os.environ, THP_MEM_ALLOC_ENABLE="0" if variant == "baseline" else "1")
+    command = [sys.executable, __file__, "--child", variant, "--clip", str(clip), "--out", str(out_dir / f"{variant}.mp4"),
+               "--threads", str(threads)] + (["--weights", str(weights)] if weights else [])
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise SystemExit(f"variant {variant} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_minterpolate(clip: Path, out_dir: Path) -> dict:
+    import av
+    import imageio_ffmpeg
+
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        rate, frames = stream.average_rate, stream.frames
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(clip), "-vf",
+        f"minterpolate=fps={Fraction(rate) * 2}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1",
+        "-c:v", "libx264", "-crf", "17", "-preset", "veryfast", str(out_dir / "minterpolate.mp4"),
+    ]
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    return {"variant": "ffmpeg minterpolate", "wall": time.perf_counter() - start, "frames_out": 2 * frames}
 
 
 def conv_rate(precision: str) -> float:
-    """This CPU's 3×3 convolution rate (FLOP/s), channels-last, as the network runs them."""
-    x = torch.randn(1, 64, 272, 480).contiguous(memory_format=torch.channels_last)
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
+    """This CPU's 3×3 convolution rate (FLOP/s), channels-last, 32 channels at 960×544 as
+    GridNet's full-resolution row runs them."""
+    import torch
+
+    x = torch.randn(1, 32, 544, 960).contiguous(memory_format=torch.channels_last)
+    conv = torch.nn.Conv2d(32, 32, 3, padding=1).to(memory_format=torch.channels_last)
     autocast = torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16")
     with torch.inference_mode(), autocast:
         conv(x)
@@ -89,11 +196,12 @@ def conv_rate(precision: str) -> float:
         for _ in range(5):
             conv(x)
         seconds = (time.perf_counter() - start) / 5
-    return 2 * 64 * 64 * 9 * 272 * 480 / seconds
+    return 2 * 32 * 32 * 9 * 544 * 960 / seconds
 
 
 def network_flops_per_frame(weights: Path, size: tuple[int, int], fast: bool) -> float:
     """FLOPs of the network for one 2× output frame: one flow estimate + one synthesis."""
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from animeinterp_cli.engine.device import resolve_placement
@@ -109,62 +217,31 @@ def network_flops_per_frame(weights: Path, size: tuple[int, int], fast: bool) ->
     return float(counter.get_total_flops())
 
 
-def run_method(name: str, clip: Path, out_dir: Path, weights: Path | None, precision: str) -> dict:
-    model, fast = {"classic": ("classic", False), "classic-fast": ("classic", True),
-                   "animeinterp": ("animeinterp", False), "animeinterp-fast": ("animeinterp", True)}[name]
-    config = RunConfig(
-        target=Target(factor=2), model=model, weights=weights, fast=fast, precision=precision,
-        encode=EncodeOptions(preset="veryfast"), overwrite=True,
-    )
-    watch = Stopwatch()
-    watch.wrap(FrameReader, "__next__", "decode")
-    watch.wrap(Detector, "push", "detect")
-    watch.wrap(pipeline, "guidance_flows", "guidance")
-    watch.wrap(VideoWriter, "write", "encode")
-    watch.wrap(VideoWriter, "close", "encode")
-    method_class = AnimeInterp if model == "animeinterp" else ClassicInterpolator
-    watch.wrap(method_class, "estimate", "flow network")
-    watch.wrap(method_class, "synthesize", "synthesis")
-    start = time.perf_counter()
-    try:
-        summary = interpolate_video(clip, out_dir / f"{name}.mp4", config)
-    finally:
-        watch.restore()
-    wall = time.perf_counter() - start
-    stages = dict(watch.totals)
-    stages["other"] = wall - sum(stages.values())
-    return {"name": name, "wall": wall, "frames_out": summary.frames_out,
-            "synthesized": summary.synthesized, "stages": stages, "placement": summary.placement}
-
-
-def run_minterpolate(clip: Path, out_dir: Path) -> dict:
-    import imageio_ffmpeg
-
-    with av.open(str(clip)) as container:
-        stream = container.streams.video[0]
-        rate, frames = stream.average_rate, stream.frames
-    command = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(clip), "-vf",
-        f"minterpolate=fps={Fraction(rate) * 2}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1",
-        "-c:v", "libx264", "-crf", "17", "-preset", "veryfast", str(out_dir / "minterpolate.mp4"),
-    ]
-    start = time.perf_counter()
-    subprocess.run(command, check=True)
-    wall = time.perf_counter() - start
-    return {"name": "ffmpeg minterpolate", "wall": wall, "frames_out": 2 * frames}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="960x540")
     parser.add_argument("--frames", type=int, default=12)
-    parser.add_argument("--methods", nargs="+", default=["classic", "animeinterp", "animeinterp-fast"])
-    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=["classic", "baseline", "animeinterp", "fast"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--clip", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--weights", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_variant(args.child, args.clip, args.out, args.weights, args.threads)))
+        return
+
+    import torch
+
+    from animeinterp_cli.engine.methods import resolve_weights
+    from clips import SAMPLE_CLIP, scaled_clip
+    from models.animeinterp import AnimeInterp
+    from models.checkpoint import save_checkpoint
+    from models.config import AnimeInterpConfig
+
     torch.set_num_threads(args.threads)
     size = tuple(int(v) for v in args.size.split("x"))
-
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clip = scaled_clip(tmp / "clip.mp4", size, args.frames)
@@ -176,34 +253,48 @@ def main() -> None:
             torch.manual_seed(0)
             save_checkpoint(weights, AnimeInterp(AnimeInterpConfig.paper()), AnimeInterpConfig.paper().to_dict())
             weights_note = "paper configuration, random weights (no default shipped)"
-        print(f"clip: {args.frames} frames of {SAMPLE_CLIP.name} at {args.size}, 2x; torch threads {args.threads}; {weights_note}")
-        results = [run_method(name, clip, tmp, weights, args.precision) for name in args.methods]
+        print(f"clip: {args.frames} frames of {SAMPLE_CLIP.name} at {args.size}, 2x; torch threads {args.threads}; "
+              f"{weights_note}", flush=True)
+        results = []
+        for variant in args.variants:
+            results.append(run_child(variant, clip, tmp, weights, args.threads))
+            print(f"  {variant}: {results[-1]['wall']:.1f} s", flush=True)
         peer = run_minterpolate(clip, tmp)
 
-        header = f"{'method':<20}{'out fps':>9}{'s/frame':>9}{'x ffmpeg':>9}  " + "".join(f"{s:>13}" for s in STAGES) + f"{'other':>9}"
+        header = (f"{'variant':<20}{'out fps':>9}{'s/frame':>9}{'x ffmpeg':>9}{'peak MiB':>9}  "
+                  + "".join(f"{s:>13}" for s in STAGES) + f"{'other':>9}")
         print(header)
         peer_fps = peer["frames_out"] / peer["wall"]
         for r in results + [peer]:
             fps = r["frames_out"] / r["wall"]
-            cells = "".join(f"{r['stages'].get(s, 0.0):>12.2f}s" for s in STAGES) + f"{r['stages']['other']:>8.2f}s" if "stages" in r else ""
-            print(f"{r['name']:<20}{fps:>9.3f}{r['wall'] / r['frames_out']:>9.3f}{fps / peer_fps:>9.3f}  {cells}")
-        for r in results:
+            cells = ""
             if "stages" in r:
-                print(f"  {r['name']}: {r['synthesized']} frames synthesised of {r['frames_out']}, on {r['placement']}")
+                cells = f"{r['peak_mib']:>9.0f}  " + "".join(f"{r['stages'].get(s, 0.0):>12.2f}s" for s in STAGES)
+                cells += f"{r['stages']['other']:>8.2f}s"
+            print(f"{r['variant']:<20}{fps:>9.3f}{r['wall'] / r['frames_out']:>9.3f}{fps / peer_fps:>9.3f}{cells}")
+        for r in results:
+            print(f"  {r['variant']}: {r['synthesized']} of {r['frames_out']} frames synthesised"
+                  + (f"; compilation ~{r['compile']:.1f} s, steady state {r['frames_out'] / (r['wall'] - r['compile']):.3f} out fps"
+                     if r["compile"] else "")
+                  + "".join(f"; note: {n}" for n in r["notes"]))
+        by_name = {r["variant"]: r for r in results}
+        if "baseline" in by_name:
+            base = by_name["baseline"]["wall"]
+            for r in results:
+                if r["variant"] not in ("baseline", "classic"):
+                    steady = r["wall"] - r["compile"]
+                    print(f"  {r['variant']} vs baseline: {base / r['wall']:.2f}x wall"
+                          + (f", {base / steady:.2f}x without compilation" if r["compile"] else ""))
 
-        for name in args.methods:
-            if not name.startswith("animeinterp"):
+        rates = {p: conv_rate(p) for p in ("fp32", "bf16")}
+        for r in results:
+            if r["variant"] == "classic":
                 continue
-            flops = network_flops_per_frame(weights, size, fast=name.endswith("fast"))
-            r = next(x for x in results if x["name"] == name)
-            measured = (r["stages"]["flow network"] + r["stages"]["synthesis"]) / max(r["synthesized"], 1)
-            for precision in ("fp32", "bf16"):
-                rate = conv_rate(precision)
-                print(
-                    f"  {name}: {flops / 1e12:.2f} TFLOP for one flow estimate + one synthesis; at this CPU's "
-                    f"{precision} conv rate ({rate / 1e9:.0f} GFLOP/s) that is {flops / rate:.1f} s; measured network "
-                    f"time {measured:.1f} s per synthesised frame (a pair's flow estimate serves all its in-betweens)"
-                )
+            flops = network_flops_per_frame(weights, size, fast=r["variant"] == "fast")
+            measured = (r["stages"]["flow network"] + r["stages"]["synthesis"] - r["compile"]) / max(r["synthesized"], 1)
+            limits = ", ".join(f"{flops / rate:.1f} s at the {p} conv rate ({rate / 1e9:.0f} GFLOP/s)" for p, rate in rates.items())
+            print(f"  {r['variant']}: {flops / 1e12:.2f} TFLOP per estimate + synthesis: {limits}; measured network "
+                  f"time {measured:.1f} s per synthesised frame (one estimate serves all of a pair's in-betweens)")
 
 
 if __name__ == "__main__":

@@ -99,18 +99,23 @@ def build_contenders(
     weights: Path | None = None,
     sgm: str = "inline",
     batch_size: int = 1,
+    fast: bool = False,
 ) -> list[Contender]:
-    """Build every method in ``names`` (all before any work starts, so a missing one fails fast)."""
+    """Build every method in ``names`` (all before any work starts, so a missing one fails fast).
+
+    ``fast``: our methods with their ``--fast`` preset, named ``<name>-fast``.
+    """
     contenders = []
     for name in names:
         if name in PEER_NAMES:
-            method = build_peer(name)
+            method, label = build_peer(name), name
         elif name in METHOD_NAMES:
-            method = build_method(name, placement=placement, weights=weights, sgm=sgm)
+            method = build_method(name, placement=placement, weights=weights, sgm=sgm, fast=fast)
+            label = f"{name}-fast" if fast else name
         else:
             raise AnimeInterpError(f"unknown method {name!r}; choose one of {', '.join(ALL_METHOD_NAMES)}")
         runner = PairRunner(method, placement, batch_size=batch_size)
-        contenders.append(Contender(name, runner, _weights_label(name, weights), name in SGM_GUIDED))
+        contenders.append(Contender(label, runner, _weights_label(name, weights), name in SGM_GUIDED))
     return contenders
 
 

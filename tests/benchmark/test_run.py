@@ -181,3 +181,10 @@ def test_build_contenders_builds_engine_methods_and_refuses_unknown_names(cpu_fp
     assert contender.name == "blend" and contender.weights is None and not contender.uses_sgm_flows
     with pytest.raises(AnimeInterpError, match="unknown method 'dain'"):
         build_contenders(["dain"], placement=cpu_fp32)
+
+
+def test_fast_contenders_carry_the_preset(cpu_fp32):
+    (fast,) = build_contenders(["classic"], placement=cpu_fp32, fast=True)
+    (full,) = build_contenders(["classic"], placement=cpu_fp32)
+    assert fast.name == "classic-fast" and fast.runner.method.config.dis_preset == "fast"
+    assert full.name == "classic" and full.runner.method.config.dis_preset == "medium"
