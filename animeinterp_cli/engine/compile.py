@@ -10,6 +10,7 @@ switches back to eager and says so once (see :meth:`PairRunner.run`).
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 
@@ -39,6 +40,8 @@ def compile_modules(modules: list[nn.Module], placement: Placement) -> None:
     shape). On the CPU the weights are frozen into the graph (Inductor's ``freezing``), which
     lets oneDNN pre-pack them: the modules must then only run for inference."""
     options = {"freezing": True} if placement.device.type == "cpu" else None
+    # Inductor's C++ builder warns on every CPU-only machine that it found no CUDA runtime
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     for module in modules:
         module.forward = torch.compile(module.forward, dynamic=False, options=options)
 
