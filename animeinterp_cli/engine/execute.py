@@ -6,10 +6,11 @@ actions in output order. Source frames are pulled lazily from an iterator of
 few frames, not the video. Syntheses are gathered into batches of up to ``batch_size``
 distinct pairs, so that each pair's motion is estimated once for all its t.
 
-Overlap: the CPU-side guidance of a batch (SGM or DIS flows, :meth:`PairRunner.prepare`) runs
-in a worker thread while the network runs the batch before it, one batch ahead, so the
-network does not wait for it (the decoder already runs in its own thread), unless a long
-still lies between the two batches.
+Overlap: when the runner has CPU to spare (``runner.overlap_guidance``: on CUDA, or with
+fewer torch threads than cores), the CPU-side guidance of a batch (SGM or DIS flows,
+:meth:`PairRunner.prepare`) runs in a worker thread while the network runs the batch before
+it, one batch ahead, so the network does not wait for it (the decoder already runs in its own
+thread), unless a long still lies between the two batches.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def execute_plan(
     batches = [k for k, segment in enumerate(segments) if segment.pairs]
     following = {  # batch → the next batch, to prepare ahead while this one runs
         k: n for k, n in zip(batches, batches[1:])
-        if max(b for _, b in segments[n].pairs) <= max(b for _, b in segments[k].pairs) + _PREPARE_AHEAD_FRAMES
+        if runner.overlap_guidance
+        and max(b for _, b in segments[n].pairs) <= max(b for _, b in segments[k].pairs) + _PREPARE_AHEAD_FRAMES
     }
 
     def frame(index: int) -> np.ndarray:

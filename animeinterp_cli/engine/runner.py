@@ -14,7 +14,7 @@ import torch
 
 from animeinterp_cli.engine.adapter import crop_to, frames_to_tensor, full_scale, pad_to_multiple, quantize, tensor_to_float_frames
 from animeinterp_cli.engine.compile import compile_modules, uncompile_modules
-from animeinterp_cli.engine.device import Placement
+from animeinterp_cli.engine.device import Placement, cpu_to_spare
 from models.interpolator import FrameInterpolator, select_pairs
 
 
@@ -42,6 +42,8 @@ class PairRunner:
         self.method = method.to(placement.device).eval()
         self.placement = placement
         self.batch_size = batch_size
+        #: prepare the next batch's guidance while the network runs (see engine/execute.py)
+        self.overlap_guidance = cpu_to_spare(placement)
         #: number of pairs whose motion was estimated (a pair counts once whatever its ts)
         self.pairs_estimated = 0
         self._compiled: list[torch.nn.Module] = []

@@ -1,11 +1,14 @@
 """execute_plan: order, batching, guidance prepared ahead in a worker thread, bounded memory."""
 
+import os
 import threading
 from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
 
+from animeinterp_cli.engine.device import cpu_to_spare
 from animeinterp_cli.engine.execute import execute_plan
 from animeinterp_cli.engine.runner import PairRunner
 from animeinterp_cli.schedule.plan import Copy, Synthesize
@@ -80,8 +83,35 @@ def test_next_batch_guidance_runs_while_the_network_runs(cpu_fp32):
             return super().estimate(img0, img1, init01, init10)
 
     runner = PairRunner(Overlapping(), cpu_fp32, batch_size=1)
+    runner.overlap_guidance = True
     # deadlocks (BrokenBarrierError after 10 s) unless the two really run at the same time
     assert len(list(execute_plan(interleaved_plan(3), numbered_frames(3), runner))) == 5
+
+
+def test_without_cpu_to_spare_guidance_waits_for_the_network(cpu_fp32):
+    events = []
+
+    class Recording(GuidedBlend):
+        def guidance(self, frame0, frame1):
+            events.append(("guidance", int(frame0[0, 0, 0]) // 10))
+            return super().guidance(frame0, frame1)
+
+        def estimate(self, img0, img1, init01=None, init10=None):
+            events.append(("estimate", int(init01[0, 0, 0, 0]) // 10))
+            return super().estimate(img0, img1, init01, init10)
+
+    runner = PairRunner(Recording(), cpu_fp32)
+    runner.overlap_guidance = False
+    list(execute_plan(interleaved_plan(4), numbered_frames(4), runner))
+    assert events == [(kind, k) for k in range(3) for kind in ("guidance", "estimate")]
+
+
+def test_cpu_to_spare_follows_the_torch_threads(cpu_fp32, monkeypatch):
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: cores)
+    assert not cpu_to_spare(cpu_fp32)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: cores - 1)
+    assert cpu_to_spare(cpu_fp32) == (cores > 1)
 
 
 def test_a_long_still_is_not_pulled_into_memory_ahead(cpu_fp32):
@@ -92,6 +122,7 @@ def test_a_long_still_is_not_pulled_into_memory_ahead(cpu_fp32):
     actions += [Synthesize(Fraction(81, 2), 40, 41, Fraction(1, 2)), Copy(Fraction(41), 41, "original")]
     pulled: list[int] = []
     runner = PairRunner(GuidedBlend(), cpu_fp32)
+    runner.overlap_guidance = True
     outputs = execute_plan(actions, numbered_frames(42, pulled), runner)
     next(outputs), next(outputs)  # the first pair is done
     assert max(pulled) <= 1
