@@ -8,18 +8,18 @@ fp32 implementation, ffmpeg and the arithmetic limit.
 Each variant runs the real pipeline (`animeinterp_cli.api.interpolate_video`: two decode
 passes, detection, plan, guidance, network, encode) at 2× on the first ``--frames`` frames of
 ``onepiece_demo.mp4`` scaled to ``--size``, **in its own process** (so that each has its own
-peak memory and its own allocator settings), and prints output frames per second, peak
+peak memory), and prints output frames per second, peak
 resident memory and where the wall time went: decode, detection, guidance (SGM/DIS; in a
 worker thread, overlapped when a core is spare), flow network (RFR + features), synthesis
 (splatting + GridNet), encode; "other" is the rest (planning, conversions, Python).
 
 Variants:
 
-- ``baseline``: the same pipeline written straightforwardly: fp32, NCHW tensors, 4 KB pages
-  (``THP_MEM_ALLOC_ENABLE=0``), guidance computed inline before the network, the RFR's
-  upsampling mask computed at every step as the released code does, no torch.compile;
-- ``animeinterp``: the tool as shipped (channels-last, huge pages, guidance overlapped when
-  a core is spare, mask once) with ``--compile on``; the compile time is reported apart: the
+- ``baseline``: the same pipeline written straightforwardly: fp32, NCHW tensors, guidance
+  computed inline before the network, the RFR's upsampling mask computed at every step as
+  the released code does, no torch.compile;
+- ``animeinterp``: the tool as shipped (channels-last, guidance overlapped when a core is
+  spare, mask once) with ``--compile on``; the compile time is reported apart: the
   first call of each stage minus its median;
 - ``eager``: the same without torch.compile;
 - ``fast``: ``animeinterp`` with ``--fast``; ``classic``: the weights-free method.
@@ -82,8 +82,7 @@ class Stopwatch:
 
 
 def make_straightforward() -> None:
-    """Patch the pipeline back to a straightforward implementation (see the module docstring);
-    ``THP_MEM_ALLOC_ENABLE=0`` is set by the parent, before torch loads."""
+    """Patch the pipeline back to a straightforward implementation (see the module docstring)."""
     import torch
 
     import models.animeinterp as animeinterp_module
@@ -157,7 +156,7 @@ def run_variant(variant: str, clip: Path, out: Path, weights: Path | None, threa
 
 
 def run_child(variant: str, clip: Path, out_dir: Path, weights: Path | None, threads: int) -> dict:
-    env = dict(os.environ, THP_MEM_ALLOC_ENABLE="0" if variant == "baseline" else "1")
+    env = dict(os.environ)
     command = [sys.executable, __file__, "--child", variant, "--clip", str(clip), "--out", str(out_dir / f"{variant}.mp4"),
                "--threads", str(threads)] + (["--weights", str(weights)] if weights else [])
     result = subprocess.run(command, capture_output=True, text=True, env=env)
