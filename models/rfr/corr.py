@@ -21,8 +21,10 @@ def correlation_volume(fmap1: torch.Tensor, fmap2: torch.Tensor, out: torch.Tens
     """
     b, d, h, w = fmap1.shape
     rows, columns = fmap1.reshape(b, d, h * w).transpose(1, 2), fmap2.reshape(b, d, h * w)
-    if out is None:
-        return (torch.matmul(rows, columns).float() / d**0.5).view(b, h * w, h, w)
+    differentiable = torch.is_grad_enabled() and (fmap1.requires_grad or fmap2.requires_grad)
+    if out is None or differentiable:  # autograd cannot record matmul(out=...)
+        corr = (torch.matmul(rows, columns).float() / d**0.5).view(b, h * w, h, w)
+        return corr if out is None else out.copy_(corr)
     torch.matmul(rows, columns, out=out.view(b, h * w, h * w))
     return out.div_(d**0.5)
 

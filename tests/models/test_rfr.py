@@ -169,6 +169,16 @@ def test_correlation_volume_into_a_buffer_and_its_reverse_is_the_transpose():
     torch.testing.assert_close(buffer[2:].view(2, 12, 12), buffer[:2].view(2, 12, 12).transpose(1, 2))
 
 
+def test_correlation_volume_into_a_buffer_keeps_gradients():
+    f1 = torch.randn(1, 5, 3, 4, requires_grad=True)
+    f2 = torch.randn(1, 5, 3, 4)
+    buffer = torch.zeros(2, 12, 3, 4)
+    correlation_volume(f1, f2, out=buffer[:1])
+    buffer.sum().backward()
+    expected = torch.autograd.grad(correlation_volume(f1, f2).sum(), f1)[0]
+    torch.testing.assert_close(f1.grad, expected)
+
+
 def test_update_block_skips_only_the_mask_when_asked():
     from models.config import AnimeInterpConfig
     from models.rfr.update import UpdateBlock
