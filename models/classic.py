@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from models.interpolator import FrameInterpolator, Motion, to_uint8_frames
+from models.interpolator import FrameInterpolator, Motion
 from models.ops import backward_warp, forward_splat
 
 _DIS_PRESETS = {
@@ -100,10 +100,7 @@ class ClassicInterpolator(FrameInterpolator):
         """DIS flows of the batch; ``init01``/``init10`` are those flows when :meth:`guidance`
         already computed them (the engine does, ahead, in a worker thread)."""
         if init01 is None or init10 is None:
-            flows = [self.guidance(a, b) for a, b in zip(to_uint8_frames(img0), to_uint8_frames(img1))]
-            device = img0.device
-            init01 = torch.from_numpy(np.stack([f01 for f01, _ in flows])).to(device)
-            init10 = torch.from_numpy(np.stack([f10 for _, f10 in flows])).to(device)
+            init01, init10 = self.guidance_batch(img0, img1)
         return {"flow01": init01, "flow10": init10}
 
     def synthesize(self, img0, img1, motion, t):

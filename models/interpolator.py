@@ -37,6 +37,13 @@ class FrameInterpolator(nn.Module):
         """
         return None
 
+    def guidance_batch(self, img0: torch.Tensor, img1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`guidance` of every pair of a (B, 3, H, W) batch, as (B, 2, H, W) fp32 flows on
+        the images' device (for methods whose guidance is never None)."""
+        flows = [self.guidance(a, b) for a, b in zip(to_uint8_frames(img0), to_uint8_frames(img1))]
+        flow01, flow10 = (np.stack([pair[k] for pair in flows]) for k in (0, 1))
+        return torch.from_numpy(flow01).to(img0.device), torch.from_numpy(flow10).to(img0.device)
+
     def compile_targets(self) -> list[nn.Module]:
         """The submodules worth ``torch.compile`` (the heavy, shape-stable ones); none by default."""
         return []

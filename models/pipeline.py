@@ -18,7 +18,7 @@ from torch import nn
 
 from models.animeinterp import AnimeInterp
 from models.classic import ClassicConfig, dis_flow, to_grey_uint8
-from models.interpolator import FrameInterpolator, Motion, to_uint8_frames
+from models.interpolator import FrameInterpolator, Motion
 from models.sgm import SGMConfig, sgm_flows
 
 GUIDANCE_MODES = ("sgm", "dis", "sgm+dis", "zero")
@@ -81,13 +81,6 @@ class AnimeInterpPipeline(FrameInterpolator):
         self.last_descriptor = descriptor or self.last_descriptor
         return flow01, flow10
 
-    def initial_flows(self, img0: torch.Tensor, img1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Guidance flows (B, 2, H, W) fp32 on the images' device, both directions."""
-        flows = [self.guidance(a, b) for a, b in zip(to_uint8_frames(img0), to_uint8_frames(img1))]
-        device = img0.device
-        return (torch.from_numpy(np.stack([f01 for f01, _ in flows])).to(device),
-                torch.from_numpy(np.stack([f10 for _, f10 in flows])).to(device))
-
     def compile_targets(self) -> list[nn.Module]:
         return self.network.compile_targets()
 
@@ -99,7 +92,7 @@ class AnimeInterpPipeline(FrameInterpolator):
         init10: torch.Tensor | None = None,
     ) -> Motion:
         if init01 is None and init10 is None and self.guidance_mode != "zero":
-            init01, init10 = self.initial_flows(img0, img1)
+            init01, init10 = self.guidance_batch(img0, img1)
         return self.network.estimate(img0, img1, init01, init10)
 
     def synthesize(self, img0, img1, motion, t):
