@@ -86,7 +86,7 @@ BatchSize = Annotated[
     Optional[int], typer.Option(min=1, help="Frame pairs per batch (default: 1 on the CPU, 4 on CUDA).")
 ]
 Fast = Annotated[
-    bool, typer.Option("--fast", help="Speed preset: 6 flow-refinement iterations at half flow scale (classic: faster DIS).")
+    bool, typer.Option("--fast", help="Speed preset: at most 6 flow-refinement iterations, at half flow scale (classic: faster DIS).")
 ]
 FlowScale = Annotated[
     Optional[float],

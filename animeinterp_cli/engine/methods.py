@@ -22,7 +22,8 @@ from models.pipeline import AnimeInterpPipeline
 from models.sgm import SGMConfig
 
 METHOD_NAMES = ("animeinterp", "classic", "blend")
-#: the --fast preset: RFR iterations and flow scale (paper: 12 iterations at full scale)
+#: the --fast preset: at most this many RFR iterations, and this flow scale (paper: 12
+#: iterations at full scale)
 FAST_RFR_ITERS = 6
 FAST_FLOW_SCALE = 0.5
 SGM_MODES = ("inline", "zero", "precomputed")
@@ -40,7 +41,7 @@ def build_method(
 ) -> FrameInterpolator:
     """Build the method ``name`` on ``placement``'s device; raise a one-line error if impossible.
 
-    ``fast``: the speed preset (AnimeInterp: ``FAST_RFR_ITERS`` RFR iterations and flows at
+    ``fast``: the speed preset (AnimeInterp: at most ``FAST_RFR_ITERS`` RFR iterations and flows at
     ``FAST_FLOW_SCALE`` unless ``flow_scale`` says otherwise; classic: DIS's "fast" preset).
     ``flow_scale``: AnimeInterp's RFR runs on frames resized by this factor (None = automatic).
     ``vgg_weights``: ImageNet VGG-19 weights for SGM's segment descriptors (see :func:`sgm_config`).
@@ -57,8 +58,9 @@ def build_method(
         method = ClassicInterpolator(ClassicConfig(dis_preset="fast" if fast else "medium"))
     else:
         method = _build_animeinterp(weights, sgm, sgm_config(placement, vgg_weights))
+        trained_iters = method.network.flownet.config.iters
         method.network.set_inference(
-            iters=FAST_RFR_ITERS if fast else None,
+            iters=min(FAST_RFR_ITERS, trained_iters) if fast else None,  # never more than trained with
             flow_scale=flow_scale if flow_scale is not None else (FAST_FLOW_SCALE if fast else None),
         )
     return method.to(placement.device).eval()

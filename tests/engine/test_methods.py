@@ -1,5 +1,6 @@
 """Building methods from names and weight files; the guided AnimeInterp pipeline."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,9 +91,15 @@ def test_zero_guidance_and_bad_mode():
         guidance_flows(frame, frame, "raft")
 
 
-def test_fast_preset_and_flow_scale(cpu_fp32, tiny_weights):
+def test_fast_preset_and_flow_scale(cpu_fp32, tiny_weights, tmp_path):
     fast = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, sgm="zero", fast=True)
-    assert fast.network.flownet.config.iters == 6 and fast.network.config.flow_scale == 0.5
+    # the tiny network was made for 2 refinement steps: --fast never adds steps
+    assert fast.network.flownet.config.iters == 2 and fast.network.config.flow_scale == 0.5
+    tiny = AnimeInterpConfig.tiny()
+    twelve = replace(tiny, rfr=replace(tiny.rfr, iters=12))
+    save_checkpoint(tmp_path / "twelve.pt", AnimeInterp(twelve), twelve.to_dict())
+    fast = build_method("animeinterp", placement=cpu_fp32, weights=tmp_path / "twelve.pt", sgm="zero", fast=True)
+    assert fast.network.flownet.config.iters == 6
     scaled = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, flow_scale=0.25)
     assert scaled.network.config.flow_scale == 0.25
     assert build_method("classic", placement=cpu_fp32, fast=True).config.dis_preset == "fast"
