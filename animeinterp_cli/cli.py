@@ -96,7 +96,7 @@ Compile = Annotated[
     str,
     typer.Option(
         "--compile",
-        help="torch.compile the network: auto (when there are 48+ frames to synthesise and a C++ compiler "
+        help="torch.compile the network: auto (when there are 100+ frames to synthesise and a C++ compiler "
         "or Triton is present), on, off. Costs a minute or so once; the output is the same.",
     ),
 ]

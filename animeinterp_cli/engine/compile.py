@@ -20,9 +20,11 @@ from torch import nn
 from animeinterp_cli.engine.device import Placement
 
 COMPILE_MODES = ("auto", "on", "off")
-#: synthesised frames from which ``auto`` compiles: at 960×540 on this project's 2-core CPU
-#: compiling took ~45 s and saved ~2–3 s per frame (bench/throughput.py)
-COMPILE_MIN_FRAMES = 48
+#: synthesised frames from which ``auto`` compiles. bench/throughput.py on this project's
+#: 2-core CPU: at 960×540 compiling took ~30 s (cold cache) and saved ~0.5 s per synthesised
+#: frame (network 78.1 → 65.1 s for 16), paying back after ~60 frames; at 1920×1080 (one
+#: thread) ~38 s against ~6 s saved per frame (258.9 → 223.4 s for 6)
+COMPILE_MIN_FRAMES = 100
 
 
 def compile_unavailable(placement: Placement) -> str | None:
