@@ -150,6 +150,24 @@ def _maybe_compile(runner: PairRunner, mode: str, actions: list[Action], note: C
     note("compiling the network with torch.compile: the first frames take a minute or so longer")
 
 
+def _plan_run(
+    runner: PairRunner,
+    summary: Summary,
+    times: list[Fraction],
+    scores: list[PairScores],
+    config: RunConfig,
+    end_time: Fraction | None,
+    note: Callable[[str], None],
+) -> list[Action]:
+    """Between the two passes: the plan from pass 1's times and scores, the network compiled if
+    that pays (:func:`_maybe_compile`), and the input frames and cuts counted in ``summary``."""
+    actions = plan(times, scores, config.target, end_time=end_time, dedup=config.dedup)
+    _maybe_compile(runner, config.compile, actions, note)
+    summary.frames_in = len(times)
+    summary.cuts = sum(s.cut for s in scores)
+    return actions
+
+
 def _counted(items: Iterator[np.ndarray], progress: Progress) -> Iterator[np.ndarray]:
     """Pass ``items`` through, advancing ``progress`` by one for each."""
     for item in items:
@@ -195,14 +213,10 @@ def interpolate_video(
         progress.stop()
         if len(times) < 2:
             raise InputError(f"{input_path}: needs at least 2 frames to interpolate, found {len(times)}")
-        end_time = times[-1] + last_frame_duration(info)
-        actions = plan(times, scores, config.target, end_time=end_time, dedup=config.dedup)
+        actions = _plan_run(runner, summary, times, scores, config, times[-1] + last_frame_duration(info), note)
         rate = config.target.fps or info.frame_rate * config.target.factor
-        _maybe_compile(runner, config.compile, actions, note)
 
         # pass 2: execute the plan and encode
-        summary.frames_in = len(times)
-        summary.cuts = sum(s.cut for s in scores)
         progress.start("interpolating", len(actions))
         with VideoWriter(partial, info, rate, config.encode, warn=note) as writer:
             frames = ((frame.index, frame.image) for frame in read_frames(input_path))
@@ -256,11 +270,8 @@ def interpolate_frames(
         scores = _score_pairs(_counted(images(), progress), config.detect)
         progress.stop()
         times = [Fraction(i) for i in range(len(paths))]
-        actions = plan(times, scores, config.target, end_time=None, dedup=config.dedup)
-        _maybe_compile(runner, config.compile, actions, note)
+        actions = _plan_run(runner, summary, times, scores, config, None, note)
 
-        summary.frames_in = len(paths)
-        summary.cuts = sum(s.cut for s in scores)
         progress.start("interpolating", len(actions))
         width = max(8, len(str(len(actions))))
         frames = enumerate(images())
