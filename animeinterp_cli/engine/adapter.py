@@ -42,6 +42,13 @@ def quantize(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.clip(np.rint(image * scale), 0, scale).astype(dtype)
 
 
+def as_uint8(frame: np.ndarray) -> np.ndarray:
+    """The 8-bit view of a uint8/uint16 frame (for the CPU stages that work on 8 bits)."""
+    if frame.dtype == np.uint8:
+        return frame
+    return quantize(frame.astype(np.float32) / full_scale(frame.dtype), np.uint8)
+
+
 def pad_to_multiple(tensor: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad H and W at the bottom/right by edge replication up to a multiple; returns the original (H, W)."""
     height, width = tensor.shape[-2:]

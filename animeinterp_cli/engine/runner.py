@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from animeinterp_cli.engine.adapter import crop_to, frames_to_tensor, full_scale, pad_to_multiple, quantize, tensor_to_float_frames
+from animeinterp_cli.engine.adapter import as_uint8, crop_to, frames_to_tensor, pad_to_multiple, tensor_to_float_frames
 from animeinterp_cli.engine.compile import compile_modules, uncompile_modules
 from animeinterp_cli.engine.device import Placement, cpu_to_spare
 from models.interpolator import FrameInterpolator, select_pairs
@@ -76,7 +76,7 @@ class PairRunner:
         prepared = []
         for job in jobs:
             if job.init_flows is None:
-                flows = self.method.guidance(_as_uint8(job.frame0), _as_uint8(job.frame1))
+                flows = self.method.guidance(as_uint8(job.frame0), as_uint8(job.frame1))
                 job = job if flows is None else replace(job, init_flows=flows)
             prepared.append(job)
         return prepared
@@ -142,10 +142,3 @@ class PairRunner:
             for j in jobs
         ]
         return torch.from_numpy(np.stack(flows).astype(np.float32)).to(self.placement.device)
-
-
-def _as_uint8(frame: np.ndarray) -> np.ndarray:
-    """The 8-bit view of a uint8/uint16 frame that guidance works on."""
-    if frame.dtype == np.uint8:
-        return frame
-    return quantize(frame.astype(np.float32) / full_scale(frame.dtype), np.uint8)

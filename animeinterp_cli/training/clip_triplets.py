@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from animeinterp_cli.engine.adapter import as_uint8
 from animeinterp_cli.errors import AnimeInterpError, InputError
 from animeinterp_cli.schedule.detect import Detector
 from animeinterp_cli.training.dataset import check_not_validation
@@ -39,7 +40,7 @@ def extract_triplets(clip: Path, out_dir: Path, *, every: int = 3, max_width: in
     moving: deque[bool] = deque(maxlen=2)  # whether each of the last two pairs has motion, no cut
     eligible = written = 0
     for index, frame in enumerate(read_frames(clip)):
-        image = frame.image if frame.image.dtype == np.uint8 else (frame.image >> 8).astype(np.uint8)
+        image = as_uint8(frame.image)
         scores = detector.push(image)
         window.append(image)
         if scores is not None:

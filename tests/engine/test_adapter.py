@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from animeinterp_cli.engine.adapter import crop_to, frames_to_tensor, pad_to_multiple, quantize, tensor_to_float_frames
+from animeinterp_cli.engine.adapter import as_uint8, crop_to, frames_to_tensor, pad_to_multiple, quantize, tensor_to_float_frames
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
@@ -32,3 +32,11 @@ def test_pad_then_crop_restores_odd_sizes(size):
 def test_quantize_rounds_to_nearest_and_clips():
     image = np.array([[[0.0, 0.6 / 255, 1.2]]], np.float32)
     np.testing.assert_array_equal(quantize(image, np.uint8), [[[0, 1, 255]]])
+
+
+def test_as_uint8_keeps_8_bit_frames_and_rounds_16_bit_ones():
+    frame8 = np.full((2, 2, 3), 7, np.uint8)
+    assert as_uint8(frame8) is frame8
+    frame16 = np.array([[[0, 257 * 10, 65535]]], np.uint16)
+    np.testing.assert_array_equal(as_uint8(frame16), [[[0, 10, 255]]])
+    assert as_uint8(np.array([[[385, 386, 0]]], np.uint16)).tolist() == [[[1, 2, 0]]]  # 385/257 = 1.498, 386/257 = 1.502
