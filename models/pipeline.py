@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from models.animeinterp import AnimeInterp
-from models.classic import ClassicConfig, dis_flow, to_grey_uint8
+from models.guidance import dis_flows
 from models.interpolator import FrameInterpolator, Motion
 from models.sgm import SGMConfig, sgm_flows
 
@@ -43,8 +43,7 @@ def guidance_flows(
         result = sgm_flows(frame0, frame1, sgm)
         flow01, flow10, descriptor = result.flow01, result.flow10, result.descriptor
     if "dis" in mode:
-        grey0, grey1 = (to_grey_uint8(f) for f in (frame0, frame1))
-        dense01, dense10 = dis_flow(grey0, grey1, ClassicConfig()), dis_flow(grey1, grey0, ClassicConfig())
+        dense01, dense10 = dis_flows(frame0, frame1)
         if mode == "dis":
             return dense01, dense10, None
         flow01 = np.where(result.valid01[None], flow01, dense01)

@@ -17,6 +17,7 @@ from animeinterp_cli.weights import default_weights, read_manifest, verify
 from models.animeinterp import load_animeinterp
 from models.checkpoint import CheckpointError
 from models.classic import ClassicConfig, ClassicInterpolator
+from models.guidance import DISConfig
 from models.interpolator import FrameInterpolator, LinearBlend
 from models.pipeline import AnimeInterpPipeline
 from models.sgm import SGMConfig
@@ -55,12 +56,12 @@ def build_method(
     if name == "blend":
         method: FrameInterpolator = LinearBlend()
     elif name == "classic":
-        method = ClassicInterpolator(ClassicConfig(dis_preset="fast" if fast else "medium"))
+        method = ClassicInterpolator(ClassicConfig(DISConfig("fast" if fast else "medium")))
     else:
         method = _build_animeinterp(weights, sgm, sgm_config(placement, vgg_weights))
-        trained_iters = method.network.flownet.config.iters
+        rfr = method.network.config.rfr
         method.network.set_inference(
-            iters=min(FAST_RFR_ITERS, trained_iters) if fast else None,  # never more than trained with
+            iters=min(FAST_RFR_ITERS, rfr.iters) if fast and rfr else None,  # never more than trained with
             flow_scale=flow_scale if flow_scale is not None else (FAST_FLOW_SCALE if fast else None),
         )
     return method.to(placement.device).eval()

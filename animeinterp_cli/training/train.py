@@ -3,7 +3,7 @@
 The recipe that makes CPU training affordable (see ``/work/shared/docs/TRAINING.md``):
 
 - a light configuration (``PRESETS["light"]``), not the paper's widths;
-- the RFR starts from a good initial flow: OpenCV DIS (``models.classic.dis_flow``, the
+- the RFR starts from a good initial flow: OpenCV DIS (:mod:`models.guidance`, the
   classic method's flow) computed on the uint8 frames in the data loader, both directions
   (``GUIDANCE``); the RFR's last flow layer starts at zero so the network begins by returning
   that flow and can only refine it (:func:`init_for_refinement`);
@@ -44,11 +44,11 @@ from animeinterp_cli.training.dataset import KINDS, TRAINING_MATERIAL, VALIDATIO
 from animeinterp_cli.training.losses import flow_loss, frame_loss
 from models.animeinterp import AnimeInterp, load_animeinterp
 from models.checkpoint import save_checkpoint
-from models.classic import dis_flow, to_grey_uint8
+from models.guidance import dis_flows
 from models.config import AnimeInterpConfig, RFRConfig, SynthesisConfig
 from models.rfr.rfr import GRID_STRIDE
 from models.rfr.update import UpdateBlock
-from models.interpolator import to_uint8_frames
+from models.interpolator import FrameInterpolator, to_uint8_frames
 
 #: the initial flow the trained weights expect at inference (see weights/manifest.toml)
 GUIDANCE = "dis"
@@ -257,11 +257,8 @@ _GRID_CHANNELS_USED = 11
 def dis_guidance(img0: torch.Tensor, img1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The initial flows the network is trained with: DIS (medium, as the classic method)
     on the BT.601 grey uint8 frames, 0 → 1 and 1 → 0, each (B, 2, H, W) fp32 in pixels."""
-    grey0 = [to_grey_uint8(frame) for frame in to_uint8_frames(img0)]
-    grey1 = [to_grey_uint8(frame) for frame in to_uint8_frames(img1)]
-    flow01 = np.stack([dis_flow(a, b) for a, b in zip(grey0, grey1)])
-    flow10 = np.stack([dis_flow(b, a) for a, b in zip(grey0, grey1)])
-    return torch.from_numpy(flow01), torch.from_numpy(flow10)
+    flows = [dis_flows(a, b) for a, b in zip(to_uint8_frames(img0), to_uint8_frames(img1))]
+    return tuple(torch.from_numpy(np.stack([pair[k] for pair in flows])) for k in (0, 1))
 
 
 def collate_with_guidance(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -339,13 +336,16 @@ def load_validation(folder: Path, multiple: int, limit: int | None = None) -> li
 
 
 @torch.no_grad()
-def validate(model: AnimeInterp, triplets: list[ValidationTriplet], precision: str = "fp32") -> ValidationScores:
-    """Mean PSNR/SSIM (standard protocol: output rounded to uint8) of the middle frames."""
+def validate(model: FrameInterpolator, triplets: list[ValidationTriplet], precision: str = "fp32") -> ValidationScores:
+    """Mean PSNR/SSIM (standard protocol: output rounded to uint8) of the middle frames, each
+    interpolated at t = ½ from the triplet's DIS initial flows."""
     model.eval()
     scores = {}
+    half = torch.full((1,), 0.5)
     for triplet in triplets:
         with torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
-            out = model(triplet.img0, triplet.img1, triplet.init01, triplet.init10)["frame"]
+            motion = model.estimate(triplet.img0, triplet.img1, triplet.init01, triplet.init10)
+            out = model.synthesize(triplet.img0, triplet.img1, motion, half)
         estimate = tensor_to_float_frames(crop_to(out, triplet.size))[0]
         scores[triplet.name] = metrics.score("standard", estimate, triplet.middle)
     model.train()

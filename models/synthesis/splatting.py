@@ -18,20 +18,62 @@ from models.ops.splat import forward_splat
 from models.ops.warp import backward_warp
 
 
-class ImportanceMetric(nn.Module):
-    """Softmax-splatting importance of each source pixel: m = −α·e, where e is the mean
+def photometric_importance(source: torch.Tensor, other: torch.Tensor, flow: torch.Tensor, scale) -> torch.Tensor:
+    """Softmax-splatting importance of each source pixel: m = −scale·e, where e is the mean
     absolute colour difference between the source frame and the other frame backward-warped
     by the source's flow (brightness constancy: pixels that are occluded at the other end
-    match badly and lose where several sources collide). α is learnable, ``scale`` at init.
-    Images in [0, 1]; returns (B, 1, H, W) fp32."""
+    match badly and lose where several sources collide). Images (B, 3, H, W) in [0, 1], flow
+    (B, 2, H, W) from source to other; ``scale`` a number or a (1,) tensor. Returns (B, 1, H, W) fp32."""
+    error = (source.float() - backward_warp(other.float(), flow.float())).abs().mean(dim=1, keepdim=True)
+    return -scale * error
+
+
+class ImportanceMetric(nn.Module):
+    """:func:`photometric_importance` with a learnable scale α (``scale`` at init)."""
 
     def __init__(self, scale: float = 20.0) -> None:
         super().__init__()
         self.alpha = nn.Parameter(torch.tensor([float(scale)]))
 
     def forward(self, source: torch.Tensor, other: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        error = (source.float() - backward_warp(other.float(), flow)).abs().mean(dim=1, keepdim=True)
-        return -self.alpha * error
+        return photometric_importance(source, other, flow, self.alpha)
+
+
+def splat_frames(img0, img1, flow01, flow10, metric0, metric1, t, riders0=None, riders1=None) -> dict[str, torch.Tensor]:
+    """Softmax-splat both frames to time ``t`` (B, 1, 1, 1): frame 0 along t·F01, frame 1
+    along (1 − t)·F10, with importances ``metric0``/``metric1`` (B, 1, H, W).
+
+    Returns "warped0", "warped1" (B, 3, H, W) and their coverages "cover0", "cover1"
+    (B, 1, H, W: the plain bilinear weight that reached each pixel, 0 in holes), all fp32.
+    ``riders0``/``riders1``: optional maps of the frames' size (e.g. full-resolution features)
+    splatted in the same pass, returned as "riders0"/"riders1"; the frames' results do not
+    depend on them (each channel is normalised on its own).
+    """
+    out = {}
+    for i, (image, flow, scale, metric, riders) in enumerate(
+        ((img0, flow01, t, metric0, riders0), (img1, flow10, 1 - t, metric1, riders1))
+    ):
+        values = image.float() if riders is None else torch.cat((image.float(), riders.float()), dim=1)
+        splatted, out[f"cover{i}"] = forward_splat(values, flow.float() * scale, "soft", metric, return_weight=True)
+        out[f"warped{i}"] = splatted[:, :3]
+        if riders is not None:
+            out[f"riders{i}"] = splatted[:, 3:]
+    return out
+
+
+def coverage_blend(img0, img1, splats: dict[str, torch.Tensor], t) -> torch.Tensor:
+    """The coverage-aware blend of two splatted frames (the classic method's output, unclamped).
+
+    Weights (1 − t)·c₀ and t·c₁ with the coverages c saturated at 1: a pixel one frame leaves
+    uncovered (disocclusion) comes from the other alone; where neither lands, the plain blend
+    (1 − t)·img0 + t·img1. ``splats`` as :func:`splat_frames` returns; ``t`` (B, 1, 1, 1).
+    """
+    weight0 = (1 - t) * splats["cover0"].clamp(max=1)
+    weight1 = t * splats["cover1"].clamp(max=1)
+    total = weight0 + weight1
+    blend = (1 - t) * img0.float() + t * img1.float()
+    mixed = (weight0 * splats["warped0"] + weight1 * splats["warped1"]) / total.clamp_min(1e-6)
+    return torch.where(total > 0, mixed, blend)
 
 
 class ForwardSplatting(nn.Module):
@@ -63,11 +105,18 @@ class ForwardSplatting(nn.Module):
             raise ValueError("softmax splatting needs the importance metric")
         channels = image.shape[1]
         both = forward_splat(torch.cat((image.float(), features[0].float()), dim=1), flow, self.method, metric)
-        splatted = [both[:, channels:]]
-        for level in features[1:]:
+        return both[:, :channels], [both[:, channels:], *self.splat_features(features[1:], flow, metric)]
+
+    def splat_features(
+        self, features: tuple[torch.Tensor, ...], flow: torch.Tensor, metric: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
+        """Splat each feature map along ``flow`` (and ``metric``) resized to its own size by
+        legacy nearest sampling, the vectors scaled to that size."""
+        if self.method == "soft" and metric is None:
+            raise ValueError("softmax splatting needs the importance metric")
+        splatted = []
+        for level in features:
             size = tuple(level.shape[-2:])
             level_metric = None if metric is None else F.interpolate(metric, size=size, mode="nearest")
-            splatted.append(
-                forward_splat(level, resize_flow(flow, size, mode="nearest"), self.method, level_metric)
-            )
-        return both[:, :channels], splatted
+            splatted.append(forward_splat(level, resize_flow(flow, size, mode="nearest"), self.method, level_metric))
+        return splatted

@@ -186,5 +186,5 @@ def test_build_contenders_builds_engine_methods_and_refuses_unknown_names(cpu_fp
 def test_fast_contenders_carry_the_preset(cpu_fp32):
     (fast,) = build_contenders(["classic"], placement=cpu_fp32, fast=True)
     (full,) = build_contenders(["classic"], placement=cpu_fp32)
-    assert fast.name == "classic-fast" and fast.runner.method.config.dis_preset == "fast"
-    assert full.name == "classic" and full.runner.method.config.dis_preset == "medium"
+    assert fast.name == "classic-fast" and fast.runner.method.config.dis.preset == "fast"
+    assert full.name == "classic" and full.runner.method.config.dis.preset == "medium"

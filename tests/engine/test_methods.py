@@ -102,7 +102,7 @@ def test_fast_preset_and_flow_scale(cpu_fp32, tiny_weights, tmp_path):
     assert fast.network.flownet.config.iters == 6
     scaled = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, flow_scale=0.25)
     assert scaled.network.config.flow_scale == 0.25
-    assert build_method("classic", placement=cpu_fp32, fast=True).config.dis_preset == "fast"
+    assert build_method("classic", placement=cpu_fp32, fast=True).config.dis.preset == "fast"
     for bad in (0.0, 1.5, -1.0):
         with pytest.raises(AnimeInterpError, match="flow-scale"):
             build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, flow_scale=bad)
