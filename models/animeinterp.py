@@ -22,6 +22,7 @@ from models.config import AnimeInterpConfig
 from models.interpolator import FrameInterpolator, Motion
 from models.rfr import RFR
 from models.synthesis import FeatureExtractor, ForwardSplatting, GridNet, ImportanceMetric
+from models.synthesis.splatting import coverage_blend, splat_frames
 
 LEVELS = (1, 2, 3)
 
@@ -33,14 +34,17 @@ def _channels_last(images: torch.Tensor) -> torch.Tensor:
 class AnimeInterp(FrameInterpolator):
     """The full network. Submodules ``flownet`` (RFR), ``feat_ext`` (feature extractor) and
     ``synnet`` (GridNet) carry the official checkpoint's names; with ``splat="soft"`` an
-    ``importance`` metric is added (not in the official checkpoint)."""
+    ``importance`` metric is added (not in the official checkpoint). Without an RFR config
+    (``config.rfr is None``) there is no ``flownet`` and the initial flows are the flows; with
+    a residual synthesis (``config.synthesis.residual``) the output is the classic method's
+    blend plus GridNet's correction (see :meth:`refine_blend`)."""
 
     method_name = "animeinterp"
 
     def __init__(self, config: AnimeInterpConfig = AnimeInterpConfig.paper()) -> None:
         super().__init__()
         self.config = config
-        self.flownet = RFR(config.rfr)
+        self.flownet = RFR(config.rfr) if config.rfr is not None else None
         self.feat_ext = FeatureExtractor(config.synthesis)
         self.synnet = GridNet(config.synthesis)
         self.splatting = ForwardSplatting(config.splat)
@@ -57,6 +61,8 @@ class AnimeInterp(FrameInterpolator):
 
         Only settings that leave the weights valid change (None keeps the current value).
         """
+        if self.flownet is None:
+            return  # the guidance flows are used as they are: nothing to trade
         if iters is not None:
             self.flownet.config = replace(self.flownet.config, iters=iters)
         if flow_scale is not None:
@@ -65,7 +71,8 @@ class AnimeInterp(FrameInterpolator):
 
     def compile_targets(self) -> list[nn.Module]:
         """Feature extractor, RFR encoder and update block (run ``iters`` times), GridNet."""
-        return [self.feat_ext, self.flownet.fnet, self.flownet.update_block, self.synnet]
+        flow = [] if self.flownet is None else [self.flownet.fnet, self.flownet.update_block]
+        return [self.feat_ext, *flow, self.synnet]
 
     def _check_pair(self, img0: torch.Tensor, img1: torch.Tensor) -> None:
         if img0.dim() != 4 or img0.shape[1] != 3 or img0.shape != img1.shape:
@@ -88,7 +95,7 @@ class AnimeInterp(FrameInterpolator):
         """Flows and feature pyramids of a batch of pairs (batch-first tensors).
 
         ``init01``/``init10``: the SGM flows (B, 2, H', W') in pixels of their own size
-        (None = zero). Returns "flow01", "flow10" (B, 2, H, W) fp32 and "features{i}_{l}"
+        (None = zero; without an RFR they must have the frames' size). Returns "flow01", "flow10" (B, 2, H, W) fp32 and "features{i}_{l}"
         (frame i ∈ {0, 1}, level l ∈ {1, 2, 3}); with softmax splatting also "metric0",
         "metric1" (B, 1, H, W).
         """
@@ -96,18 +103,37 @@ class AnimeInterp(FrameInterpolator):
         img0, img1 = _channels_last(img0), _channels_last(img1)
         batch, _, height, width = img0.shape
         normalised = torch.cat((img0, img1)) * 2 - 1  # the networks see [−1, 1]
-        pyramid = self.feat_ext(normalised)
-        flow01, flow10 = self.flownet(
-            normalised[:batch], normalised[batch:], init01, init10,
-            scale=self.config.resolve_flow_scale(height, width),
-        )
-        motion = {"flow01": flow01, "flow10": flow10}
-        for level, features in zip(LEVELS, pyramid):
-            motion[f"features0_{level}"], motion[f"features1_{level}"] = features[:batch], features[batch:]
+        if self.flownet is None:
+            flow01, flow10 = (self._given_flow(init, img0) for init in (init01, init10))
+        else:
+            flow01, flow10 = self.flownet(
+                normalised[:batch], normalised[batch:], init01, init10,
+                scale=self.config.resolve_flow_scale(height, width),
+            )
+        motion = {"flow01": flow01, "flow10": flow10, **self.feature_pyramids(normalised)}
         if self.importance is not None:
             motion["metric0"] = self.importance(img0, img1, flow01)
             motion["metric1"] = self.importance(img1, img0, flow10)
         return motion
+
+    def feature_pyramids(self, normalised: torch.Tensor) -> Motion:
+        """The feature extractor on both frames of each pair, stacked frame-0 batch first
+        then frame-1 batch, in [−1, 1]: {"features{i}_{l}"} for frame i, level l."""
+        batch = normalised.shape[0] // 2
+        pyramid = self.feat_ext(normalised)
+        motion = {}
+        for level, features in zip(LEVELS, pyramid):
+            motion[f"features0_{level}"], motion[f"features1_{level}"] = features[:batch], features[batch:]
+        return motion
+
+    @staticmethod
+    def _given_flow(init: torch.Tensor | None, image: torch.Tensor) -> torch.Tensor:
+        batch, _, height, width = image.shape
+        if init is None:
+            return image.new_zeros(batch, 2, height, width, dtype=torch.float32)
+        if tuple(init.shape) != (batch, 2, height, width):
+            raise ValueError(f"initial flow of shape {tuple(init.shape)} for frames {tuple(image.shape)}")
+        return init.float()
 
     def synthesize(self, img0: torch.Tensor, img1: torch.Tensor, motion: Motion, t: torch.Tensor) -> torch.Tensor:
         """The frames at times ``t`` (B,): (B, 3, H, W) fp32, clamped to [0, 1].
@@ -119,6 +145,12 @@ class AnimeInterp(FrameInterpolator):
         t = t.to(device=img0.device, dtype=torch.float32).view(-1, 1, 1, 1)
         if t.shape[0] != img0.shape[0]:
             raise ValueError(f"need one t per pair: {t.shape[0]} values for {img0.shape[0]} pairs")
+        if self.config.synthesis.residual:
+            splats = splat_frames(
+                img0, img1, motion["flow01"], motion["flow10"], motion["metric0"], motion["metric1"], t,
+                motion["features0_1"], motion["features1_1"],
+            )
+            return self.refine_blend(img0, img1, motion, splats, t)
         splatted = [
             self.splatting(
                 image,
@@ -134,6 +166,33 @@ class AnimeInterp(FrameInterpolator):
             *(torch.cat(pair, dim=1) for pair in zip(features0, features1)),
         )
         return frame.float().clamp(0, 1)
+
+    def refine_blend(
+        self, img0: torch.Tensor, img1: torch.Tensor, motion: Motion, splats: Motion, t: torch.Tensor
+    ) -> torch.Tensor:
+        """The residual synthesis: the coverage-aware blend of the softmax-splatted frames
+        ``splats`` (as :func:`models.synthesis.splatting.splat_frames` gives them, with the
+        level-1 features as riders; training passes cached frames without) plus GridNet's correction, which sees the splatted frames, the
+        blend, both coverages and the splatted feature pyramids. ``t`` (B, 1, 1, 1). Returns
+        (B, 3, H, W) fp32 in [0, 1]."""
+        base = coverage_blend(img0, img1, splats, t)
+        features0, features1 = (
+            [
+                splats[f"riders{i}"] if f"riders{i}" in splats else self.splatting.splat_features(
+                    (motion[f"features{i}_1"],), scale * motion[f"flow{i}{1 - i}"], motion[f"metric{i}"])[0],
+                *self.splatting.splat_features(
+                    tuple(motion[f"features{i}_{level}"] for level in LEVELS[1:]), scale * motion[f"flow{i}{1 - i}"],
+                    motion[f"metric{i}"],
+                ),
+            ]
+            for i, scale in ((0, t), (1, 1 - t))
+        )
+        frames = torch.cat(
+            (splats["warped0"], splats["warped1"], base, splats["cover0"].clamp(max=1), splats["cover1"].clamp(max=1)),
+            dim=1,
+        )
+        correction = self.synnet(_channels_last(frames), *(torch.cat(pair, dim=1) for pair in zip(features0, features1)))
+        return (base + correction.float()).clamp(0, 1)
 
     def forward(self, img0, img1, init01=None, init10=None, t=None) -> dict[str, torch.Tensor]:
         """Both stages at once: {"frame", "flow01", "flow10"}; ``t`` defaults to 0.5."""

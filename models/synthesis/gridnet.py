@@ -46,16 +46,25 @@ class UpBlock(nn.Sequential):
         )
 
 
+#: channels of GridNet's frame input: the splatted pair; with ``residual`` also their
+#: coverage-aware blend (3) and the two coverages
+FRAME_CHANNELS = 6
+RESIDUAL_FRAME_CHANNELS = FRAME_CHANNELS + 3 + 2
+
+
 class GridNet(nn.Module):
-    """Inputs: the splatted frame pair (B, 6, H, W) and the splatted feature pairs at full,
-    1/2 and 1/4 resolution (B, 2·d_ℓ, ·, ·). Output: (B, 3, H, W), no activation."""
+    """Inputs: the splatted frame pair (B, 6, H, W; with ``config.residual`` (B, 11, H, W), see
+    ``RESIDUAL_FRAME_CHANNELS``) and the splatted feature pairs at full, 1/2 and 1/4 resolution
+    (B, 2·d_ℓ, ·, ·). Output: (B, 3, H, W), no activation; with ``config.residual`` the last
+    convolution starts at zero (the output is a correction, 0 before training)."""
 
     def __init__(self, config: SynthesisConfig = SynthesisConfig(), out_dim: int = 3) -> None:
         super().__init__()
         f1, f2, f3 = (2 * d for d in config.feature_dims)  # a splatted pair per level
         r0, r1, r2 = config.grid_dims
+        frame_channels = RESIDUAL_FRAME_CHANNELS if config.residual else FRAME_CHANNELS
         # declaration order = the checkpoint's key order
-        self.residual_model_head = LateralBlock(6, r0)
+        self.residual_model_head = LateralBlock(frame_channels, r0)
         self.residual_model_head1 = LateralBlock(f1, r0)
         self.residual_model_head2 = LateralBlock(f2, r1)
         self.residual_model_head3 = LateralBlock(f3, r2)
@@ -77,6 +86,9 @@ class GridNet(nn.Module):
         self.upsample_model_14 = UpBlock(r2, r1)
         self.upsample_model_05 = UpBlock(r1, r0)
         self.upsample_model_15 = UpBlock(r2, r1)
+        if config.residual:
+            nn.init.zeros_(self.residual_model_tail[-1].weight)
+            nn.init.zeros_(self.residual_model_tail[-1].bias)
 
     def forward(self, frames, features1, features2, features3) -> torch.Tensor:
         # node X_rc: row r (resolution 1/2^r), column c; columns 2 and 3 do not exist

@@ -1,0 +1,74 @@
+"""The learned default's network (``AnimeInterpConfig.guided()``): untrained, it is the classic method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from animeinterp_cli.training.synthetic import render_synthetic
+from models.animeinterp import AnimeInterp, load_animeinterp
+from models.checkpoint import save_checkpoint
+from models.classic import ClassicInterpolator
+from models.config import AnimeInterpConfig
+from models.pipeline import AnimeInterpPipeline
+
+
+def _pair(seed: int, size=(96, 128)):
+    triplet = render_synthetic(np.random.default_rng(seed), size)
+    to_tensor = lambda frame: torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    return to_tensor(triplet.frame0), to_tensor(triplet.frame1)
+
+
+@pytest.mark.parametrize("config", [AnimeInterpConfig.guided(), AnimeInterpConfig.guided_tiny()], ids=["guided", "tiny"])
+@pytest.mark.parametrize("t", [0.25, 0.5, 0.8])
+def test_untrained_guided_network_reproduces_classic_exactly(config, t):
+    torch.manual_seed(0)
+    network = AnimeInterpPipeline(AnimeInterp(config).eval(), "dis")
+    classic = ClassicInterpolator()
+    img0, img1 = _pair(1)
+    times = torch.tensor([t])
+    with torch.no_grad():
+        assert torch.equal(network(img0, img1, times), classic(img0, img1, times))
+
+
+def test_the_residual_head_starts_at_zero_and_its_weights_change_the_output():
+    torch.manual_seed(0)
+    model = AnimeInterp(AnimeInterpConfig.guided_tiny()).eval()
+    tail = model.synnet.residual_model_tail[-1]
+    assert not tail.weight.any() and not tail.bias.any()
+    pipeline = AnimeInterpPipeline(model, "dis")
+    img0, img1 = _pair(2)
+    half = torch.tensor([0.5])
+    with torch.no_grad():
+        before = pipeline(img0, img1, half)
+        tail.bias.fill_(0.05)
+        after = pipeline(img0, img1, half)
+    inside = (before > 0.06) & (before < 0.94)
+    assert torch.allclose((after - before)[inside], torch.tensor(0.05), atol=1e-5)
+
+
+def test_guided_network_has_no_flow_refinement_and_round_trips_through_a_checkpoint(tmp_path):
+    model = AnimeInterp(AnimeInterpConfig.guided_tiny())
+    assert model.flownet is None and model.config.rfr is None
+    with torch.no_grad():
+        model.synnet.residual_model_tail[-1].bias.fill_(0.01)
+    path = tmp_path / "guided.pt"
+    save_checkpoint(path, model, model.config.to_dict())
+    loaded = load_animeinterp(path)
+    assert loaded.config == model.config
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+
+
+def test_guided_network_needs_flows_of_the_frames_size():
+    model = AnimeInterp(AnimeInterpConfig.guided_tiny())
+    img = torch.zeros(1, 3, 16, 16)
+    with pytest.raises(ValueError, match="initial flow"):
+        model.estimate(img, img, torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8))
+
+
+def test_a_residual_synthesis_needs_softmax_splatting():
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="splat='soft'"):
+        replace(AnimeInterpConfig.guided(), splat="avg")
