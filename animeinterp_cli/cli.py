@@ -281,10 +281,10 @@ def weights_command() -> None:
 def _register_package_commands() -> None:
     """Commands that live in their own packages (imported lazily inside their bodies)."""
     from animeinterp_cli.benchmark.command import benchmark
-    from animeinterp_cli.training.command import train
+    from animeinterp_cli.training.command import train_app
 
     app.command("benchmark")(benchmark)
-    app.command("train")(train)
+    app.add_typer(train_app, name="train")
 
 
 _register_package_commands()

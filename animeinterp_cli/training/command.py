@@ -1,7 +1,14 @@
-"""``animeinterp train OUT_DIR``: train the network on generated (and optionally real) triplets.
+"""``animeinterp train``: make the training cache, train the learned default, or the whole network.
 
-Progress, validation results and errors go to stderr. The run folder holds ``last.pt``
-(resumable), ``best.pt`` (best validation PSNR), ``log.jsonl`` and ``curve.png``.
+- ``train prepare CACHE``: the cache of frozen motion for the residual synthesis stage
+  (:mod:`animeinterp_cli.training.cache`), from triplet folders and layered renders;
+- ``train synthesis RUN --cache CACHE``: the learned default's residual synthesis stage
+  (:mod:`animeinterp_cli.training.residual`);
+- ``train network RUN``: the whole network (DIS-guided RFR + GridNet) on rendered and real
+  triplets (:mod:`animeinterp_cli.training.train`).
+
+Progress, validation results and errors go to stderr. A run folder holds ``last.pt``
+(resumable), ``best.pt`` (best validation), ``log.jsonl`` and ``curve.png``.
 """
 
 from __future__ import annotations
@@ -14,7 +21,117 @@ import typer
 from animeinterp_cli import console
 from animeinterp_cli.training.dataset import TRAINING_MATERIAL
 
+train_app = typer.Typer(no_args_is_help=True, help="Train weights: prepare a cache, the synthesis stage, or the network.")
 
+
+@train_app.command("prepare")
+def prepare_command(
+    cache: Annotated[Path, typer.Argument(help="Cache folder (git-ignored cache/ in a checkout); entries already there are kept.")],
+    data: Annotated[
+        Optional[list[Path]], typer.Option(help="A folder of real triplets in the ATD-12K layout (repeatable).")
+    ] = None,
+    layered: Annotated[int, typer.Option(min=0, help="How many layered triplets to render from --material.")] = 0,
+    layered_size: Annotated[int, typer.Option(min=64, help="Side of the layered triplets in pixels.")] = 288,
+    material: Annotated[Path, typer.Option(help="Training material for layered triplets.")] = TRAINING_MATERIAL,
+    seed: Annotated[int, typer.Option(help="Seed of the layered renders.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Compute the frozen motion of every triplet once (DIS flows, importance, splatted frames)."""
+    import itertools
+
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from animeinterp_cli.errors import InputError
+    from animeinterp_cli.training.cache import layered_triplets, prepare
+    from animeinterp_cli.training.dataset import read_atd_folder
+    from models.animeinterp import AnimeInterp
+    from models.config import AnimeInterpConfig
+
+    folders = data or []
+    for folder in folders:
+        if not folder.is_dir():
+            raise InputError(f"--data folder not found: {folder}")
+    if not folders and not layered:
+        raise InputError("nothing to prepare: give --data FOLDER and/or --layered N")
+    if layered and not material.is_dir():
+        raise InputError(f"training material folder not found: {material}")
+    torch.set_num_threads(1)
+    sources = itertools.chain(
+        *(read_atd_folder(folder) for folder in folders),
+        layered_triplets(material, layered, layered_size, seed) if layered else (),
+    )
+    progress = Progress(TextColumn("[bold]prepare"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=console.stderr, disable=quiet)
+    with progress:
+        task = progress.add_task("prepare", total=None)
+        count = prepare(cache, AnimeInterp(AnimeInterpConfig.guided()), sources,
+                        on_entry=lambda name, done: progress.advance(task))
+    size = sum(f.stat().st_size for f in Path(cache).rglob("*") if f.is_file())
+    console.stderr.print(f"{count} triplets in {cache} ({size / 2**30:.1f} GiB)")
+
+
+@train_app.command("synthesis")
+def synthesis_command(
+    out_dir: Annotated[Path, typer.Argument(help="Run folder: checkpoints, log.jsonl and curve.png go here.")],
+    cache: Annotated[Path, typer.Option(help="The training cache (`animeinterp train prepare`).")],
+    steps: Annotated[int, typer.Option(help="Total optimisation steps (a resumed run continues up to this).")] = 60_000,
+    batch_size: Annotated[int, typer.Option(help="Windows per step.")] = 8,
+    crop: Annotated[int, typer.Option(help="Side of the loss crop in pixels; the network sees a margin around it.")] = 192,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW; warm-up, then cosine decay).")] = 3e-4,
+    val_every: Annotated[int, typer.Option(help="Validate on the sample triplets every N steps (0 = never).")] = 500,
+    val_limit: Annotated[Optional[int], typer.Option(min=1, help="Validate on the first N triplets only.")] = None,
+    checkpoint_every: Annotated[int, typer.Option(help="Save last.pt every N steps.")] = 100,
+    threads: Annotated[int, typer.Option(help="CPU threads (one leaves the other core free).")] = 1,
+    seed: Annotated[int, typer.Option(help="Data seed.")] = 0,
+    init: Annotated[
+        Optional[Path], typer.Option(help="Start a new run from these weights (e.g. the candidate in weights/).")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train the learned default: a residual synthesis stage on cached, frozen DIS motion."""
+    from animeinterp_cli.training.residual import ResidualTrainConfig, train_residual
+
+    config = ResidualTrainConfig(
+        out_dir=out_dir, cache=cache, steps=steps, batch_size=batch_size, crop=crop, lr=lr, val_every=val_every,
+        val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
+    )
+    config.check()
+    result = _with_progress(steps, quiet, lambda on_step, on_message: train_residual(config, on_step, on_message))
+    _plot(out_dir)
+    console.stderr.print(
+        f"trained to step {result['step']} ({result['samples']} samples); best eligible validation PSNR "
+        f"{result['best_psnr']:.3f} dB; weights in {out_dir / 'best.pt'}"
+    )
+
+
+def _with_progress(steps: int, quiet: bool, run):
+    """Run ``run(on_step, on_message)`` under a progress bar of ``steps``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console.stderr, disable=quiet,
+    )
+    with progress:
+        task = progress.add_task("train", total=steps, loss="--")
+
+        def on_step(step: int, loss: float) -> None:
+            progress.update(task, completed=step, loss=f"{loss:.4f}")
+
+        return run(on_step, progress.console.print)
+
+
+def _plot(out_dir: Path) -> None:
+    from animeinterp_cli.training.curve import plot_curves
+
+    log = out_dir / "log.jsonl"
+    if log.exists():
+        plot_curves(log, out_dir / "curve.png")
+
+
+@train_app.command("network")
 def train(
     out_dir: Annotated[Path, typer.Argument(help="Run folder: checkpoints, log.jsonl and curve.png go here.")],
     steps: Annotated[int, typer.Option(help="Total optimisation steps (a resumed run continues up to this).")] = 2000,
@@ -45,10 +162,7 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Train AnimeInterp weights on the CPU (DIS-guided RFR + GridNet), with validation on the sample triplets."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    from animeinterp_cli.training.curve import plot_curves
+    """Train the whole network on the CPU (DIS-guided RFR + GridNet), with validation on the sample triplets."""
     from animeinterp_cli.training.train import TrainConfig
     from animeinterp_cli.training.train import train as run_training
 
@@ -59,20 +173,13 @@ def train(
         workers=workers, seed=seed, resume=resume,
     )
     config.check()
-    progress = Progress(
-        TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console.stderr, disable=quiet,
+    result = _with_progress(
+        steps, quiet,
+        lambda on_step, on_message: run_training(
+            config, on_step=lambda step, losses: on_step(step, losses["loss"]), on_message=on_message
+        ),
     )
-    with progress:
-        task = progress.add_task("train", total=steps, loss="--")
-
-        def on_step(step: int, losses: dict[str, float]) -> None:
-            progress.update(task, completed=step, loss=f"{losses['loss']:.4f}")
-
-        result = run_training(config, on_step=on_step, on_message=progress.console.print)
-    log = out_dir / "log.jsonl"
-    if log.exists():
-        plot_curves(log, out_dir / "curve.png")
+    _plot(out_dir)
     console.stderr.print(
         f"trained to step {result['step']}; best validation PSNR {result['best_psnr']:.3f} dB; "
         f"weights in {out_dir / 'best.pt'}"

@@ -171,13 +171,14 @@ def check_not_validation(folder: Path, validation: Path = VALIDATION_TRIPLETS) -
         raise InputError(f"{folder} overlaps the validation triplets ({validation}); they are never training data")
 
 
-def read_atd_folder(root: Path) -> Iterator[Triplet]:
-    """The triplets of an ATD-12K-layout folder, sorted by name, without flows (zero, valid False).
+def read_atd_folder(root: Path) -> Iterator[tuple[str, Triplet]]:
+    """(name, triplet) of each triplet of an ATD-12K-layout folder, sorted by name, without
+    flows (zero, valid False).
 
     ``root`` is the ATD-12K root (its ``train_10k`` folder is read) or any folder of
     ``<clip>/frame1|2|3`` image folders; frame2 is the middle frame (t = 0.5).
     """
-    return (_load_atd_triplet(entry) for entry in _atd_entries(root))
+    return ((entry.name, _load_atd_triplet(entry)) for entry in _atd_entries(root))
 
 
 def degrade(rng: np.random.Generator, triplet: Triplet) -> Triplet:

@@ -251,6 +251,6 @@ def test_exported_fp16_weights_load_and_interpolate_alike(tmp_path):
 def test_train_command_bad_arguments_get_one_line_errors(tmp_path, capsys, args, message):
     from tests.test_cli import run_cli
 
-    code, err = run_cli(capsys, "train", tmp_path / "run", *args)
+    code, err = run_cli(capsys, "train", "network", tmp_path / "run", *args)
     assert code == 1
     assert err.strip().count("\n") == 0 and message in err

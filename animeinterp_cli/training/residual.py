@@ -1,0 +1,252 @@
+"""Training the learned default's residual synthesis stage on the cache of frozen motion.
+
+The network (``AnimeInterpConfig.guided()``) starts as the classic method exactly (GridNet's
+last layer is zero) and learns only a correction to the classic blend; the DIS guidance, the
+importance metric and the splatted frames are frozen and read from the cache
+(:mod:`.cache`), so a step is the feature extractor, the feature splatting and GridNet,
+forward and backward, on ``batch_size`` windows.
+
+Validation on the sample triplets (never training data) every ``val_every`` steps, with the
+classic method's PSNR on each triplet as the reference. A checkpoint is *eligible* when no
+triplet is worse than classic by more than ``MAX_TRIPLET_LOSS_DB``; ``best.pt`` is the eligible
+one with the best mean PSNR. The run folder is the one :mod:`.train` uses (``last.pt``,
+``best.pt``, ``log.jsonl``, ``curve.png``); ``--resume`` continues it, ``init`` starts a new run
+from a weights file (e.g. the candidate committed in ``weights/``) with a fresh optimizer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from animeinterp_cli.errors import AnimeInterpError, InputError
+from animeinterp_cli.training.cache import CacheSettings, CachedTriplets, open_cache
+from animeinterp_cli.training.dataset import VALIDATION_TRIPLETS
+from animeinterp_cli.training.losses import frame_loss
+from animeinterp_cli.training.train import (
+    GRADIENT_CLIP, LOG_EVERY, RunLog, ValidationScores, _save_atomically, load_validation, save_best, validate,
+)
+from models.animeinterp import AnimeInterp, load_animeinterp
+from models.classic import ClassicInterpolator
+from models.config import AnimeInterpConfig
+
+#: the worst per-triplet loss against classic a checkpoint may have and still be shipped
+MAX_TRIPLET_LOSS_DB = 0.1
+WARMUP_STEPS = 200
+
+
+@dataclass(frozen=True)
+class ResidualTrainConfig:
+    """One run of the residual synthesis stage (see the module docstring)."""
+
+    out_dir: Path
+    cache: Path
+    steps: int = 60_000
+    batch_size: int = 8
+    crop: int = 192
+    margin: int = 16
+    lr: float = 3e-4
+    val_every: int = 500
+    checkpoint_every: int = 100
+    threads: int = 1
+    seed: int = 0
+    resume: bool = False
+    init: Path | None = None
+    tiny: bool = False
+    validation_dir: Path = field(default=VALIDATION_TRIPLETS)
+    val_limit: int | None = None
+
+    def check(self) -> None:
+        """Raise a one-line error on a setting that cannot work."""
+        for name in ("steps", "batch_size", "threads", "checkpoint_every"):
+            if getattr(self, name) <= 0:
+                raise AnimeInterpError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise AnimeInterpError(f"--lr must be a positive number, got {self.lr}")
+        if self.crop < 32 or self.margin < 0 or (self.crop + 2 * self.margin) % 4:
+            raise AnimeInterpError("--crop must be at least 32 and crop + 2·margin a multiple of 4")
+        if self.val_every < 0:
+            raise AnimeInterpError("--val-every must be ≥ 0")
+        last = Path(self.out_dir) / "last.pt"
+        if self.resume and not last.is_file():
+            raise InputError(f"nothing to resume: {last} does not exist")
+        if not self.resume and last.exists():
+            raise AnimeInterpError(f"{self.out_dir} already holds a run; pass --resume to continue it")
+        if self.resume and self.init is not None:
+            raise AnimeInterpError("--init starts a new run; it cannot be combined with --resume")
+        if self.init is not None and not Path(self.init).is_file():
+            raise InputError(f"--init weights not found: {self.init}")
+
+
+def learning_rate(config: ResidualTrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth of ``lr`` at ``config.steps``."""
+    if step < WARMUP_STEPS:
+        return config.lr * (step + 1) / WARMUP_STEPS
+    progress = min(1.0, (step - WARMUP_STEPS) / max(1, config.steps - WARMUP_STEPS))
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def trainable_parameters(model: AnimeInterp) -> list[torch.nn.Parameter]:
+    """The feature extractor and GridNet; the importance scale stays frozen (the cache holds
+    the metric and the splatted frames it gave)."""
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.startswith(("feat_ext.", "synnet.")))
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def residual_step(model: AnimeInterp, batch: dict[str, torch.Tensor], margin: int) -> torch.Tensor:
+    """The frame loss of one batch of cached windows, on their centres."""
+    img0, img1 = batch["frame0"], batch["frame1"]
+    t = batch["t"].float().view(-1, 1, 1, 1)
+    motion = model.feature_pyramids((torch.cat((img0, img1)) * 2 - 1).contiguous(memory_format=torch.channels_last))
+    motion.update({key: batch[key] for key in ("flow01", "flow10", "metric0", "metric1")})
+    splats = {key: batch[key] for key in ("warped0", "warped1", "cover0", "cover1")}
+    frame = model.refine_blend(img0, img1, motion, splats, t)
+    centre = slice(margin, frame.shape[-1] - margin)
+    return frame_loss(frame[..., centre, centre], batch["frame_t"][..., centre, centre])
+
+
+def _batches(dataset: CachedTriplets, batch_size: int, start: int, seed: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Full batches from sample position ``start`` on: a fresh permutation of the entries per
+    epoch, and a fresh crop/augmentation per visit (deterministic, so a resumed run continues)."""
+    def positions() -> Iterator[int]:
+        position = start
+        while True:
+            epoch, offset = divmod(position, len(dataset))
+            order = np.random.default_rng([seed, epoch]).permutation(len(dataset))
+            yield int(order[offset]) + epoch * len(dataset)
+            position += 1
+
+    stream = positions()
+    while True:
+        samples = [dataset[next(stream)] for _ in range(batch_size)]
+        yield {key: torch.stack([s[key] for s in samples]) for key in samples[0]}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A validation against classic: mean PSNR, its gain, the worst triplet's gain."""
+
+    scores: ValidationScores
+    gain: float
+    worst_gain: float
+
+    @property
+    def eligible(self) -> bool:
+        return self.worst_gain >= -MAX_TRIPLET_LOSS_DB
+
+
+def classic_reference(validation) -> dict[str, float]:
+    """The classic method's PSNR on each validation triplet (the network's floor)."""
+    scores = validate(ClassicInterpolator(), validation)
+    return scores.per_triplet
+
+
+def judge(scores: ValidationScores, reference: dict[str, float]) -> Verdict:
+    gains = [scores.per_triplet[name] - reference[name] for name in reference]
+    return Verdict(scores, scores.psnr - float(np.mean(list(reference.values()))), min(gains))
+
+
+def build_model(config: ResidualTrainConfig) -> AnimeInterp:
+    """A new network at the classic start, or the weights of ``config.init``."""
+    if config.init is not None:
+        model = load_animeinterp(config.init).float()
+        if not model.config.synthesis.residual:
+            raise InputError(f"--init {config.init} is not a residual synthesis network")
+        return model
+    return AnimeInterp(AnimeInterpConfig.guided_tiny() if config.tiny else AnimeInterpConfig.guided())
+
+
+def train_residual(
+    config: ResidualTrainConfig,
+    on_step: Callable[[int, float], None] | None = None,
+    on_message: Callable[[str], None] | None = None,
+) -> dict:
+    """Run (or resume) the residual stage; returns {"step", "best_psnr", "elapsed_s"}."""
+    config.check()
+    tell = on_message or (lambda _: None)
+    torch.set_num_threads(config.threads)
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log = RunLog(out / "log.jsonl")
+    last_path, best_path = out / "last.pt", out / "best.pt"
+
+    state = None
+    if config.resume:
+        state = torch.load(last_path, map_location="cpu", weights_only=True)
+        model = AnimeInterp(AnimeInterpConfig.from_dict(state["config"]))
+        model.load_state_dict(state["state_dict"])
+        step, best_psnr, elapsed, samples = state["step"], state["best_psnr"], state["elapsed_s"], state["samples"]
+    else:
+        model = build_model(config)
+        step, best_psnr, elapsed, samples = 0, -math.inf, 0.0, 0
+    model.train()
+    optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=1e-4)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+
+    dataset = CachedTriplets(open_cache(config.cache, CacheSettings.of(model)), config.crop, config.margin, config.seed)
+    validation = load_validation(config.validation_dir, model.size_multiple, config.val_limit) if config.val_every else []
+    reference = classic_reference(validation) if validation else {}
+
+    def checkpoint() -> None:
+        _save_atomically({
+            "state_dict": model.state_dict(), "config": model.config.to_dict(), "optimizer": optimizer.state_dict(),
+            "step": step, "best_psnr": best_psnr, "elapsed_s": elapsed, "samples": samples, "stage": "residual",
+            "train": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        }, last_path)
+
+    def run_validation() -> None:
+        nonlocal best_psnr
+        started = time.monotonic()
+        verdict = judge(validate(model, validation), reference)
+        improved = verdict.eligible and verdict.scores.psnr > best_psnr
+        log.write({"step": step, "samples": samples, "elapsed_s": elapsed, "val_psnr": verdict.scores.psnr,
+                   "val_ssim": verdict.scores.ssim, "val_gain": verdict.gain, "val_worst_gain": verdict.worst_gain,
+                   "val_per_triplet": verdict.scores.per_triplet, "classic_per_triplet": reference,
+                   "best": improved, "val_s": time.monotonic() - started})
+        if improved:
+            best_psnr = verdict.scores.psnr
+            save_best(model, best_path)
+        tell(f"step {step} ({samples} samples): validation {verdict.scores.psnr:.3f} dB, "
+             f"{verdict.gain:+.3f} dB over classic, worst triplet {verdict.worst_gain:+.3f} dB"
+             + (" (best, saved)" if improved else ""))
+
+    if step == 0 and validation:
+        run_validation()
+    running: list[float] = []
+    tic = time.monotonic()
+    for batch in _batches(dataset, config.batch_size, samples, config.seed):
+        if step >= config.steps:
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        loss = residual_step(model, batch, config.margin)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], GRADIENT_CLIP)
+        optimizer.step()
+        step += 1
+        samples += batch["t"].shape[0]
+        now = time.monotonic()
+        elapsed, tic = elapsed + now - tic, now
+        running.append(float(loss.detach()))
+        if step % LOG_EVERY == 0 or step == config.steps:
+            log.write({"step": step, "samples": samples, "lr": learning_rate(config, step - 1), "elapsed_s": elapsed,
+                       "loss": float(np.mean(running)), "samples_per_s": samples / max(elapsed, 1e-9)})
+            running = []
+        if on_step:
+            on_step(step, float(loss.detach()))
+        if validation and (step % config.val_every == 0 or step == config.steps):
+            run_validation()
+            tic = time.monotonic()  # validation time is not training time
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            checkpoint()
+    checkpoint()
+    return {"step": step, "best_psnr": best_psnr, "elapsed_s": elapsed, "samples": samples}

@@ -1,0 +1,204 @@
+"""The training cache and the residual synthesis stage: cached values, augmentation, runs, bad settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from animeinterp_cli.errors import AnimeInterpError, InputError
+from animeinterp_cli.training.cache import INDEX, CachedTriplets, CacheSettings, augment, open_cache, prepare
+from animeinterp_cli.training.dataset import read_atd_folder
+from animeinterp_cli.training.residual import (
+    ResidualTrainConfig,
+    _batches,
+    residual_step,
+    train_residual,
+    trainable_parameters,
+)
+from animeinterp_cli.training.synthetic import render_synthetic
+from models.animeinterp import AnimeInterp, load_animeinterp
+from models.checkpoint import save_checkpoint
+from models.classic import ClassicInterpolator
+from models.config import AnimeInterpConfig
+from models.synthesis.splatting import coverage_blend
+
+SIZE = (72, 88)
+
+
+def tiny() -> AnimeInterp:
+    torch.manual_seed(0)
+    return AnimeInterp(AnimeInterpConfig.guided_tiny())
+
+
+@pytest.fixture
+def triplet_folder(tmp_path: Path) -> Path:
+    """Three rendered cartoon triplets in the ATD-12K layout."""
+    root = tmp_path / "triplets"
+    for seed in range(3):
+        triplet = render_synthetic(np.random.default_rng(seed), SIZE)
+        folder = root / f"clip_{seed}"
+        folder.mkdir(parents=True)
+        for k, frame in enumerate((triplet.frame0, triplet.frame_t, triplet.frame1), start=1):
+            cv2.imwrite(str(folder / f"frame{k}.png"), frame[..., ::-1])
+    return root
+
+
+@pytest.fixture
+def cache(triplet_folder: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "cache"
+    assert prepare(out, tiny(), read_atd_folder(triplet_folder)) == 3
+    return out
+
+
+def test_cached_splats_give_the_classic_output(cache, triplet_folder):
+    entry = cache / "clip_1"
+    frames = np.load(entry / "frames.npy")
+    assert frames.dtype == np.uint8 and frames.shape == (3, *SIZE, 3)
+    img0, img1 = (torch.from_numpy(frames[k]).permute(2, 0, 1)[None].float() / 255 for k in (0, 2))
+    half = torch.tensor([0.5])
+    with torch.no_grad():
+        classic = ClassicInterpolator()(img0, img1, half)
+    warped, covers = np.load(entry / "warped.npy"), np.load(entry / "covers.npy")
+    assert warped.dtype == np.float16
+    splats = {
+        "warped0": torch.from_numpy(warped[0:1].astype(np.float32)), "warped1": torch.from_numpy(warped[1:2].astype(np.float32)),
+        "cover0": torch.from_numpy(covers[0:1, None].astype(np.float32)), "cover1": torch.from_numpy(covers[1:2, None].astype(np.float32)),
+    }
+    cached = coverage_blend(img0, img1, splats, half.view(1, 1, 1, 1)).clamp(0, 1)
+    assert (cached - classic).abs().max() < 2e-3  # fp16 storage
+    assert json.loads((entry / "meta.json").read_text())["t"] == 0.5
+
+
+def test_prepare_keeps_finished_entries_and_refuses_a_cache_of_other_settings(cache, triplet_folder):
+    stamp = (cache / "clip_0" / "flows.npy").stat().st_mtime_ns
+    assert prepare(cache, tiny(), read_atd_folder(triplet_folder)) == 3
+    assert (cache / "clip_0" / "flows.npy").stat().st_mtime_ns == stamp
+    index = json.loads((cache / INDEX).read_text())
+    (cache / INDEX).write_text(json.dumps({**index, "importance_scale": 5.0}))
+    with pytest.raises(InputError, match="other settings"):
+        prepare(cache, tiny(), read_atd_folder(triplet_folder))
+    with pytest.raises(InputError, match="other settings"):
+        open_cache(cache, CacheSettings.of(tiny()))
+
+
+def test_open_cache_refuses_a_folder_that_is_not_a_cache(tmp_path):
+    with pytest.raises(InputError, match="not a training cache"):
+        open_cache(tmp_path)
+
+
+def test_augment_reverses_time_and_mirrors_consistently():
+    rng = np.random.default_rng(0)
+    keys = {"frame0": 3, "frame_t": 3, "frame1": 3, "flow01": 2, "flow10": 2, "metric0": 1, "metric1": 1,
+            "warped0": 3, "warped1": 3, "cover0": 1, "cover1": 1}
+    sample = {key: rng.random((channels, 4, 6)).astype(np.float32) for key, channels in keys.items()}
+    reversed_, t = augment(sample, 0.3, reverse=True, hflip=False, vflip=False)
+    assert t == pytest.approx(0.7)
+    for a, b in (("frame0", "frame1"), ("flow01", "flow10"), ("warped0", "warped1"), ("metric0", "metric1"),
+                 ("cover0", "cover1")):
+        assert np.array_equal(reversed_[a], sample[b]) and np.array_equal(reversed_[b], sample[a])
+    assert np.array_equal(reversed_["frame_t"], sample["frame_t"])
+    mirrored, t = augment(sample, 0.3, reverse=False, hflip=True, vflip=False)
+    assert t == 0.3
+    assert np.array_equal(mirrored["warped0"], sample["warped0"][:, :, ::-1])
+    assert np.array_equal(mirrored["flow01"][0], -sample["flow01"][0][:, ::-1])
+    assert np.array_equal(mirrored["flow01"][1], sample["flow01"][1][:, ::-1])
+    flipped, _ = augment(sample, 0.3, reverse=False, hflip=False, vflip=True)
+    assert np.array_equal(flipped["flow10"][1], -sample["flow10"][1][::-1])
+
+
+def test_cached_windows_have_the_asked_size_and_are_deterministic(cache):
+    dataset = CachedTriplets(open_cache(cache), crop=40, margin=4, seed=3)
+    first, again = dataset[5], dataset[5]
+    assert first["frame0"].shape == (3, 48, 48) and first["flow01"].shape == (2, 48, 48)
+    assert first["cover0"].shape == (1, 48, 48) and first["t"].shape == ()
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    with pytest.raises(InputError, match="at least 200 pixels"):
+        CachedTriplets(open_cache(cache), crop=192, margin=4)
+
+
+def test_only_the_feature_extractor_and_gridnet_train():
+    model = tiny()
+    trained = trainable_parameters(model)
+    names = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trained and all(n.startswith(("feat_ext.", "synnet.")) for n in names)
+    assert not model.importance.alpha.requires_grad
+
+
+def test_training_learns_a_correction_the_classic_output_lacks(cache):
+    """Known answer: targets that are the frames 0.05 brighter than the ground truth (so the
+    classic blend is 0.05 too dark everywhere) teach the residual about +0.05."""
+    torch.manual_seed(0)
+    model = tiny().train()
+    dataset = CachedTriplets(open_cache(cache), crop=40, margin=4)
+    batch = next(_batches(dataset, 3, 0, seed=0))
+    batch["frame_t"] = batch["frame_t"] + 0.05  # the rendered frames stay below 0.95
+    optimizer = torch.optim.Adam(trainable_parameters(model), lr=3e-3)
+    before = float(residual_step(model, batch, 4).detach())
+    for _ in range(40):
+        optimizer.zero_grad()
+        residual_step(model, batch, 4).backward()
+        optimizer.step()
+    assert float(residual_step(model, batch, 4).detach()) < 0.7 * before
+
+
+def _config(tmp_path: Path, cache: Path, **changes) -> ResidualTrainConfig:
+    settings = dict(out_dir=tmp_path / "run", cache=cache, steps=4, batch_size=2, crop=40, margin=4, val_every=0,
+                    checkpoint_every=2, tiny=True)
+    return ResidualTrainConfig(**{**settings, **changes})
+
+
+def test_a_run_resumes_where_it_stopped_and_can_start_from_weights(cache, tmp_path):
+    result = train_residual(_config(tmp_path, cache))
+    assert result["step"] == 4 and result["samples"] == 8
+    resumed = train_residual(_config(tmp_path, cache, steps=6, resume=True))
+    assert resumed["step"] == 6 and resumed["samples"] == 12
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r] == [4, 6]
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    model = AnimeInterp(AnimeInterpConfig.from_dict(state["config"]))
+    model.load_state_dict(state["state_dict"])
+    weights = tmp_path / "candidate.pt"
+    save_checkpoint(weights, model.half(), model.config.to_dict())
+    fresh = train_residual(_config(tmp_path, cache, out_dir=tmp_path / "next", steps=1, init=weights))
+    assert fresh["step"] == 1
+    assert load_animeinterp(weights).config == AnimeInterpConfig.guided_tiny()
+
+
+@pytest.mark.slow
+def test_validation_starts_at_exactly_the_classic_score(cache, tmp_path, samples):
+    train_residual(_config(tmp_path, cache, steps=1, val_every=1, val_limit=1))
+    first = next(json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines())
+    assert first["step"] == 0
+    assert first["val_gain"] == 0.0 and first["val_worst_gain"] == 0.0 and first["best"]
+    assert (tmp_path / "run" / "best.pt").is_file()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"crop": 41}, "multiple of 4"),
+        ({"steps": 0}, "--steps must be positive"),
+        ({"lr": float("nan")}, "--lr must be a positive number"),
+        ({"resume": True}, "nothing to resume"),
+        ({"init": Path("/nonexistent/weights.pt")}, "--init weights not found"),
+    ],
+)
+def test_bad_settings_are_refused_in_one_line(cache, tmp_path, changes, message):
+    with pytest.raises((AnimeInterpError, InputError), match=message):
+        _config(tmp_path, cache, **changes).check()
+
+
+def test_train_commands_refuse_bad_input_in_one_line(tmp_path, capsys):
+    from tests.test_cli import run_cli
+
+    code, err = run_cli(capsys, "train", "prepare", tmp_path / "cache")
+    assert code == 1 and "nothing to prepare" in err and err.strip().count("\n") == 0
+    code, err = run_cli(capsys, "train", "prepare", tmp_path / "cache", "--data", tmp_path / "missing")
+    assert code == 1 and "--data folder not found" in err
+    code, err = run_cli(capsys, "train", "synthesis", tmp_path / "run", "--cache", tmp_path / "missing", "-q")
+    assert code == 1 and "not a training cache" in err and err.strip().count("\n") == 0
