@@ -22,7 +22,11 @@ Variants:
   spare, mask once) with ``--compile on``; the compile time is reported apart: the
   first call of each stage minus its median;
 - ``eager``: the same without torch.compile;
-- ``fast``: ``animeinterp`` with ``--fast``; ``classic``: the weights-free method.
+- ``fast``: ``animeinterp`` with ``--fast``; ``classic``: the weights-free method;
+- ``default``: what ``double`` runs without flags: the shipped default weights (the residual
+  synthesis network, ``AnimeInterpConfig.guided()``), or that network untrained when none
+  ship (same arithmetic); with ``classic`` in the run it prints the time per synthesised
+  frame of the two and their ratio.
 
 ffmpeg's minterpolate filter runs on the same clip in the same run (a ratio). For the network
 it also prints the arithmetic limit: its FLOPs per output frame divided by this CPU's
@@ -49,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 STAGES = ("decode", "detect", "guidance", "flow network", "synthesis", "encode")
-VARIANTS = ("classic", "baseline", "eager", "animeinterp", "fast")
+VARIANTS = ("classic", "baseline", "eager", "animeinterp", "fast", "default")
 
 
 class Stopwatch:
@@ -126,7 +130,7 @@ def run_variant(variant: str, clip: Path, out: Path, weights: Path | None, threa
     model = "classic" if variant == "classic" else "animeinterp"
     config = RunConfig(
         target=Target(factor=2), model=model, weights=weights, fast=variant == "fast", precision="fp32",
-        compile="on" if variant in ("animeinterp", "fast") else "off",
+        compile={"default": "auto", "animeinterp": "on", "fast": "on"}.get(variant, "off"),
         encode=EncodeOptions(preset="veryfast"), overwrite=True,
     )
     watch = Stopwatch()
@@ -218,6 +222,12 @@ def network_flops(weights: Path, size: tuple[int, int], fast: bool) -> tuple[flo
     return float(estimate.get_total_flops()), float(synthesis.get_total_flops())
 
 
+def _is_guided(weights: Path) -> bool:
+    from models.animeinterp import load_animeinterp
+
+    return load_animeinterp(weights).config.synthesis.residual
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="960x540")
@@ -256,9 +266,14 @@ def main() -> None:
             weights_note = "paper configuration, random weights (no default shipped)"
         print(f"clip: {args.frames} frames of {SAMPLE_CLIP.name} at {args.size}, 2x; torch threads {args.threads}; "
               f"{weights_note}", flush=True)
+        default = resolved[0] if resolved is not None and _is_guided(resolved[0]) else None
+        if default is None and "default" in args.variants:
+            default = tmp / "untrained-guided.pt"
+            save_checkpoint(default, AnimeInterp(AnimeInterpConfig.guided()), AnimeInterpConfig.guided().to_dict())
+            print("default: no trained default shipped: the untrained residual synthesis network (same arithmetic)")
         results = []
         for variant in args.variants:
-            results.append(run_child(variant, clip, tmp, weights, args.threads))
+            results.append(run_child(variant, clip, tmp, default if variant == "default" else weights, args.threads))
             print(f"  {variant}: {results[-1]['wall']:.1f} s", flush=True)
         peer = run_minterpolate(clip, tmp)
 
@@ -280,6 +295,10 @@ def main() -> None:
                      if r["compile"] else "")
                   + "".join(f"; note: {n}" for n in r["notes"]))
         by_name = {r["variant"]: r for r in results}
+        if "default" in by_name and "classic" in by_name:
+            per_frame = {k: by_name[k]["wall"] / max(1, by_name[k]["synthesized"]) for k in ("default", "classic")}
+            print(f"  time per synthesised frame (whole run / frames synthesised): default {per_frame['default']:.3f} s, "
+                  f"classic {per_frame['classic']:.3f} s: {per_frame['default'] / per_frame['classic']:.2f}x classic")
         if "baseline" in by_name:
             base = by_name["baseline"]["wall"]
             for r in results:
@@ -294,7 +313,8 @@ def main() -> None:
         for r in results:
             if r["variant"] == "classic":
                 continue
-            per_pair, per_frame = network_flops(weights, size, fast=r["variant"] == "fast")
+            weights_for_flops = default if r["variant"] == "default" else weights
+            per_pair, per_frame = network_flops(weights_for_flops, size, fast=r["variant"] == "fast")
             total = per_pair * r["estimates"] + per_frame * r["synthesized"]
             measured = r["stages"]["flow network"] + r["stages"]["synthesis"] - r["compile"]
             limits = ", ".join(f"{total / rate:.1f} s at {p} ({rate / 1e9:.0f} GFLOP/s)" for p, rate in rates.items())

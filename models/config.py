@@ -12,6 +12,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 SPLAT_METHODS = ("avg", "soft")
+#: initial-flow guidances a network can expect (see models.pipeline)
+GUIDANCES = ("sgm", "dis", "sgm+dis", "zero")
 
 
 def _check_positive(owner: object, *names: str) -> None:
@@ -110,6 +112,8 @@ class AnimeInterpConfig:
 
     ``rfr``: None = no flow refinement: the guidance flows are used as they are (the learned
     default's first stage; the refinement can be added and trained later).
+    ``guidance``: the initial flows the weights expect (``models.pipeline.GUIDANCE_MODES``):
+    the paper's SGM, or dense DIS for the learned default.
     ``splat``: ``"avg"`` (average splatting, faithful to the release) or ``"soft"`` (softmax
     splatting whose importance metric is −``importance_scale``·(photometric error), the
     scale learnable). ``flow_scale``: the RFR runs on the frames resized by this factor;
@@ -123,6 +127,7 @@ class AnimeInterpConfig:
     flow_scale: float | None = None
     importance_scale: float = 20.0
     auto_flow_pixels: int = 960 * 540
+    guidance: str = "sgm"
 
     def __post_init__(self) -> None:
         if self.splat not in SPLAT_METHODS:
@@ -131,6 +136,10 @@ class AnimeInterpConfig:
             raise ValueError(f"AnimeInterpConfig.flow_scale must be in (0, 1] or None, got {self.flow_scale!r}")
         if self.auto_flow_pixels <= 0:
             raise ValueError("AnimeInterpConfig.auto_flow_pixels must be positive")
+        if self.guidance not in GUIDANCES:
+            raise ValueError(f"AnimeInterpConfig.guidance must be one of {GUIDANCES}, got {self.guidance!r}")
+        if self.rfr is None and self.guidance not in ("dis", "zero"):
+            raise ValueError("without flow refinement the guidance flows are the flows: they must be dense ('dis')")
         if self.synthesis.residual and self.splat != "soft":
             raise ValueError("a residual synthesis refines the softmax-splatted blend: it needs splat='soft'")
 
@@ -162,6 +171,7 @@ class AnimeInterpConfig:
             rfr=None,
             synthesis=SynthesisConfig(feature_dims=(4, 8, 16), grid_dims=(8, 16, 24), residual=True),
             splat="soft",
+            guidance="dis",
         )
 
     @classmethod

@@ -17,11 +17,12 @@ import torch
 from torch import nn
 
 from models.animeinterp import AnimeInterp
+from models.config import GUIDANCES
 from models.guidance import dis_flows
 from models.interpolator import FrameInterpolator, Motion
 from models.sgm import SGMConfig, sgm_flows
 
-GUIDANCE_MODES = ("sgm", "dis", "sgm+dis", "zero")
+GUIDANCE_MODES = GUIDANCES
 
 
 def guidance_flows(

@@ -67,11 +67,12 @@ def build_method(
     return method.to(placement.device).eval()
 
 
-def resolve_weights(weights: Path | None) -> tuple[Path, str] | None:
+def resolve_weights(weights: Path | None) -> tuple[Path, str | None] | None:
     """The weights file to use and the guidance it was trained with, or None if there is none.
 
     An explicit path wins; a file the manifest describes uses the manifest's guidance, any
-    other file (the official checkpoint) the paper's SGM. Without a path: the shipped default.
+    other file the one its stored configuration names (None: read it from the file; the
+    official checkpoint's is the paper's SGM). Without a path: the shipped default.
     """
     if weights is None:
         entry = default_weights()
@@ -80,7 +81,7 @@ def resolve_weights(weights: Path | None) -> tuple[Path, str] | None:
         if entry.path.resolve() == weights.resolve():
             verify(entry)
             return entry.path, entry.guidance
-    return weights, "sgm"
+    return weights, None
 
 
 def sgm_config(placement: Placement, vgg_weights: Path | None) -> SGMConfig:
@@ -109,5 +110,6 @@ def _build_animeinterp(weights: Path | None, sgm: str, sgm_settings: SGMConfig) 
         network = load_animeinterp(path)
     except CheckpointError as error:
         raise WeightsError(str(error)) from None
+    guidance = guidance or network.config.guidance
     # "precomputed" flows arrive with each pair (benchmark); "zero" starts the RFR from rest
     return AnimeInterpPipeline(network, guidance if sgm == "inline" else "zero", sgm_settings)
