@@ -205,5 +205,7 @@ class AnimeInterpConfig:
 
         data = dict(data)
         data["rfr"] = None if "rfr" in data and data["rfr"] is None else build(RFRConfig, data.get("rfr", {}))
+        # configs stored before ``guidance`` existed: a network without RFR was DIS-guided
+        data.setdefault("guidance", "dis" if data["rfr"] is None else "sgm")
         data["synthesis"] = build(SynthesisConfig, data.get("synthesis", {}))
         return build(cls, data, nested=("rfr", "synthesis"))

@@ -4,6 +4,8 @@
   (:mod:`animeinterp_cli.training.cache`), from triplet folders and layered renders;
 - ``train synthesis RUN --cache CACHE``: the learned default's residual synthesis stage
   (:mod:`animeinterp_cli.training.residual`);
+- ``train export RUN --to weights/``: ship a run's best weights as the default
+  (:mod:`animeinterp_cli.training.export`);
 - ``train network RUN``: the whole network (DIS-guided RFR + GridNet) on rendered and real
   triplets (:mod:`animeinterp_cli.training.train`).
 
@@ -103,6 +105,22 @@ def synthesis_command(
     console.stderr.print(
         f"trained to step {result['step']} ({result['samples']} samples); best eligible validation PSNR "
         f"{result['best_psnr']:.3f} dB; weights in {out_dir / 'best.pt'}"
+    )
+
+
+@train_app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="A `train synthesis` run folder (its best.pt is shipped).")],
+    to: Annotated[Path, typer.Option(help="The weights folder whose [default] entry is written.")],
+    cache: Annotated[Optional[Path], typer.Option(help="The training cache, to record what the data was.")] = None,
+) -> None:
+    """Ship a run's best weights as the default: fp16 file, sha256 and provenance in manifest.toml."""
+    from animeinterp_cli.training.export import export_default
+
+    entry = export_default(run_dir, to, cache)
+    console.stderr.print(
+        f"{to / entry['file']}: {entry['samples_seen']} samples, validation {entry['validation_psnr']} dB "
+        f"({entry['validation_gain_db']:+} dB over classic, worst triplet {entry['validation_worst_gain_db']:+} dB)"
     )
 
 
