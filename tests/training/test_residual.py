@@ -202,3 +202,44 @@ def test_train_commands_refuse_bad_input_in_one_line(tmp_path, capsys):
     assert code == 1 and "--data folder not found" in err
     code, err = run_cli(capsys, "train", "synthesis", tmp_path / "run", "--cache", tmp_path / "missing", "-q")
     assert code == 1 and "not a training cache" in err and err.strip().count("\n") == 0
+
+
+def test_export_ships_the_best_checkpoint_as_the_fp16_default_with_its_provenance(cache, tmp_path, monkeypatch):
+    import tomllib
+
+    from animeinterp_cli.training.export import DEFAULT_FILE, export_default
+    from animeinterp_cli.weights import default_weights, sha256_of
+
+    run = tmp_path / "run"
+    train_residual(_config(tmp_path, cache, steps=2))
+    # a validation record marked best, and its checkpoint (what a validated run leaves)
+    with (run / "log.jsonl").open("a") as log:
+        log.write(json.dumps({"step": 2, "samples": 4, "elapsed_s": 1.5, "val_psnr": 25.0, "val_gain": 0.5,
+                              "val_worst_gain": -0.05, "best": True}) + "\n")
+    state = torch.load(run / "last.pt", weights_only=True)
+    trained = AnimeInterp(AnimeInterpConfig.from_dict(state["config"]))
+    trained.load_state_dict(state["state_dict"])
+    save_checkpoint(run / "best.pt", trained, trained.config.to_dict())
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "manifest.toml").write_text('[other]\nfile = "x.pt"\n')
+
+    entry = export_default(run, weights, cache)
+    manifest = tomllib.loads((weights / "manifest.toml").read_text())
+    assert manifest["other"] == {"file": "x.pt"} and manifest["default"] == entry
+    assert entry["file"] == DEFAULT_FILE and entry["sha256"] == sha256_of(weights / DEFAULT_FILE)
+    assert entry["samples_seen"] == 4 and entry["validation_gain_db"] == 0.5 and entry["guidance"] == "dis"
+    assert entry["data"] == "3 real triplets cut from clips (clip 3)"
+    stored = torch.load(weights / DEFAULT_FILE, weights_only=True)["state_dict"]
+    assert all(v.dtype == torch.float16 for v in stored.values() if v.is_floating_point())
+    assert load_animeinterp(weights / DEFAULT_FILE).config == trained.config
+    monkeypatch.setenv("ANIMEINTERP_WEIGHTS", str(weights))
+    assert default_weights().path == weights / DEFAULT_FILE
+
+
+def test_export_refuses_a_run_without_a_validated_best(cache, tmp_path):
+    from animeinterp_cli.training.export import export_default
+
+    train_residual(_config(tmp_path, cache, steps=1))
+    with pytest.raises(InputError, match="no best.pt"):
+        export_default(tmp_path / "run", tmp_path / "weights")
