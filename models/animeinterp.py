@@ -172,8 +172,9 @@ class AnimeInterp(FrameInterpolator):
     ) -> torch.Tensor:
         """The residual synthesis: the coverage-aware blend of the softmax-splatted frames
         ``splats`` (as :func:`models.synthesis.splatting.splat_frames` gives them, with the
-        level-1 features as riders; training passes cached frames without) plus GridNet's correction, which sees the splatted frames, the
-        blend, both coverages and the splatted feature pyramids. ``t`` (B, 1, 1, 1). Returns
+        level-1 features as riders; training passes cached frames without) plus GridNet's
+        correction, which sees the splatted frames, the blend, both coverages, the input frames
+        and the splatted feature pyramids. ``t`` (B, 1, 1, 1). Returns
         (B, 3, H, W) fp32 in [0, 1]."""
         base = coverage_blend(img0, img1, splats, t)
         features0, features1 = (
@@ -188,7 +189,8 @@ class AnimeInterp(FrameInterpolator):
             for i, scale in ((0, t), (1, 1 - t))
         )
         frames = torch.cat(
-            (splats["warped0"], splats["warped1"], base, splats["cover0"].clamp(max=1), splats["cover1"].clamp(max=1)),
+            (splats["warped0"], splats["warped1"], base, splats["cover0"].clamp(max=1), splats["cover1"].clamp(max=1),
+             img0.float(), img1.float()),
             dim=1,
         )
         correction = self.synnet(_channels_last(frames), *(torch.cat(pair, dim=1) for pair in zip(features0, features1)))

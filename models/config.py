@@ -91,8 +91,8 @@ class SynthesisConfig:
     ``grid_dims`` the widths of GridNet's three rows at the same resolutions.
 
     ``residual`` (not in the paper): GridNet predicts a correction to the coverage-aware blend
-    of the two softmax-splatted frames (the classic method's output) and also sees that blend
-    and both coverages; its last layer starts at zero, so the untrained network *is* the
+    of the two softmax-splatted frames (the classic method's output) and also sees that blend,
+    both coverages and the input frames; its last layer starts at zero, so the untrained network *is* the
     classic method and training can only move it from there.
     """
 

@@ -80,7 +80,7 @@ def synthesis_command(
     steps: Annotated[int, typer.Option(help="Total optimisation steps (a resumed run continues up to this).")] = 60_000,
     batch_size: Annotated[int, typer.Option(help="Windows per step.")] = 8,
     crop: Annotated[int, typer.Option(help="Side of the loss crop in pixels; the network sees a margin around it.")] = 192,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW; warm-up, then cosine decay).")] = 3e-4,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW; warm-up, then cosine decay).")] = 1e-3,
     val_every: Annotated[int, typer.Option(help="Validate on the sample triplets every N steps (0 = never).")] = 500,
     val_limit: Annotated[Optional[int], typer.Option(min=1, help="Validate on the first N triplets only.")] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Save last.pt every N steps.")] = 100,

@@ -28,7 +28,7 @@ import torch
 from animeinterp_cli.errors import AnimeInterpError, InputError
 from animeinterp_cli.training.cache import CacheSettings, CachedTriplets, open_cache
 from animeinterp_cli.training.dataset import VALIDATION_TRIPLETS
-from animeinterp_cli.training.losses import frame_loss
+from animeinterp_cli.training.losses import mse
 from animeinterp_cli.training.train import (
     GRADIENT_CLIP, LOG_EVERY, RunLog, ValidationScores, _save_atomically, load_validation, save_best, validate,
 )
@@ -51,7 +51,7 @@ class ResidualTrainConfig:
     batch_size: int = 8
     crop: int = 192
     margin: int = 16
-    lr: float = 3e-4
+    lr: float = 1e-3
     val_every: int = 500
     checkpoint_every: int = 100
     threads: int = 1
@@ -101,7 +101,7 @@ def trainable_parameters(model: AnimeInterp) -> list[torch.nn.Parameter]:
 
 
 def residual_step(model: AnimeInterp, batch: dict[str, torch.Tensor], margin: int) -> torch.Tensor:
-    """The frame loss of one batch of cached windows, on their centres."""
+    """The frame loss (MSE, see :func:`.losses.mse`) of one batch of cached windows, on their centres."""
     img0, img1 = batch["frame0"], batch["frame1"]
     t = batch["t"].float().view(-1, 1, 1, 1)
     motion = model.feature_pyramids((torch.cat((img0, img1)) * 2 - 1).contiguous(memory_format=torch.channels_last))
@@ -109,7 +109,7 @@ def residual_step(model: AnimeInterp, batch: dict[str, torch.Tensor], margin: in
     splats = {key: batch[key] for key in ("warped0", "warped1", "cover0", "cover1")}
     frame = model.refine_blend(img0, img1, motion, splats, t)
     centre = slice(margin, frame.shape[-1] - margin)
-    return frame_loss(frame[..., centre, centre], batch["frame_t"][..., centre, centre])
+    return mse(frame[..., centre, centre], batch["frame_t"][..., centre, centre])
 
 
 def _batches(dataset: CachedTriplets, batch_size: int, start: int, seed: int) -> Iterator[dict[str, torch.Tensor]]:

@@ -47,13 +47,13 @@ class UpBlock(nn.Sequential):
 
 
 #: channels of GridNet's frame input: the splatted pair; with ``residual`` also their
-#: coverage-aware blend (3) and the two coverages
+#: coverage-aware blend (3), the two coverages and the two input frames as they are (6)
 FRAME_CHANNELS = 6
-RESIDUAL_FRAME_CHANNELS = FRAME_CHANNELS + 3 + 2
+RESIDUAL_FRAME_CHANNELS = FRAME_CHANNELS + 3 + 2 + 6
 
 
 class GridNet(nn.Module):
-    """Inputs: the splatted frame pair (B, 6, H, W; with ``config.residual`` (B, 11, H, W), see
+    """Inputs: the splatted frame pair (B, 6, H, W; with ``config.residual`` (B, 17, H, W), see
     ``RESIDUAL_FRAME_CHANNELS``) and the splatted feature pairs at full, 1/2 and 1/4 resolution
     (B, 2·d_ℓ, ·, ·). Output: (B, 3, H, W), no activation; with ``config.residual`` the last
     convolution starts at zero (the output is a correction, 0 before training)."""
