@@ -18,12 +18,13 @@ from typing import Protocol
 
 import numpy as np
 
-from animeinterp_cli.engine.compile import COMPILE_MIN_FRAMES, COMPILE_MODES, compile_unavailable
-from animeinterp_cli.engine.device import Placement, resolve_placement
+from animeinterp_cli.engine.compile import COMPILE_MIN_FRAMES, compile_unavailable
+from animeinterp_cli.engine.device import default_batch_size, resolve_placement
 from animeinterp_cli.engine.execute import execute_plan
-from animeinterp_cli.engine.methods import build_method, resolve_weights
+from animeinterp_cli.engine.methods import build_method, check_flow_scale
 from animeinterp_cli.engine.runner import PairRunner
-from animeinterp_cli.errors import AnimeInterpError, InputError
+from animeinterp_cli.errors import ConfigError, InputError
+from animeinterp_cli.options import CompileMode, Device, Model, Precision, Sgm, coerce
 from animeinterp_cli.schedule.detect import DetectConfig, Detector, PairScores
 from animeinterp_cli.schedule.plan import Action, Copy, Synthesize, Target, plan
 from animeinterp_cli.video.decode import last_frame_duration, probe_video, read_frames
@@ -53,23 +54,36 @@ class _Silent:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything a run needs besides its input and output paths."""
+    """Everything a run needs besides its input and output paths, checked on creation (a
+    :class:`ConfigError` names a bad setting). Choices may be given as their enums or as plain
+    strings (``device="cpu"``)."""
 
     target: Target = field(default_factory=lambda: Target(factor=2))
-    model: str = "auto"  # "auto" | "animeinterp" | "classic" | "blend"
+    model: Model = Model.auto
     weights: Path | None = None
-    sgm: str = "inline"
-    device: str = "auto"
-    precision: str = "auto"
+    sgm: Sgm = Sgm.inline
+    device: Device = Device.auto
+    precision: Precision = Precision.auto
     batch_size: int | None = None  # None: a default per device
     fast: bool = False
     flow_scale: float | None = None  # None: automatic
-    compile: str = "auto"  # "auto" | "on" | "off": torch.compile the network (see engine/compile.py)
+    compile: CompileMode = CompileMode.auto  # torch.compile the network (see engine/compile.py)
     vgg_weights: Path | None = None
     dedup: bool = True
     detect: DetectConfig = field(default_factory=DetectConfig)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        for name, enum in (("model", Model), ("sgm", Sgm), ("device", Device), ("precision", Precision),
+                           ("compile", CompileMode)):
+            object.__setattr__(self, name, coerce(enum, getattr(self, name), name))
+        for name in ("weights", "vgg_weights"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
+        check_flow_scale(self.flow_scale)
 
 
 @dataclass
@@ -96,54 +110,29 @@ class Summary:
             self.duplicates += 1
 
 
-def _choose_method(config: RunConfig, placement: Placement, note: Callable[[str], None]):
-    name = config.model
-    if name == "auto":
-        if resolve_weights(config.weights) is not None:
-            name = "animeinterp"
-        else:
-            name = "classic"
-            note("no AnimeInterp weights (none shipped, no --weights PATH): using the classic DIS-flow method")
-    return build_method(
-        name, placement=placement, weights=config.weights, sgm=config.sgm, fast=config.fast, flow_scale=config.flow_scale,
-        vgg_weights=config.vgg_weights,
-    )
-
-
-def _report_guidance(runner: PairRunner, note: Callable[[str], None]) -> None:
-    """Say which SGM descriptor the run used (VGG-19 needs ImageNet weights that may be absent)."""
-    descriptor = getattr(runner.method, "last_descriptor", None)
-    if descriptor == "color":
-        note("SGM used the weights-free colour descriptor (no VGG-19 ImageNet weights found)")
-    elif descriptor:
-        note(f"SGM used the {descriptor} descriptor")
-
-
-def _default_batch_size(placement: Placement) -> int:
-    # the CPU gains nothing from batching pairs; a GPU keeps busy with a few at once
-    return 4 if placement.device.type == "cuda" else 1
-
-
-def _make_runner(config: RunConfig, note: Callable[[str], None]) -> tuple[PairRunner, Summary]:
-    if config.compile not in COMPILE_MODES:
-        raise AnimeInterpError(f"unknown compile mode {config.compile!r}; choose one of {', '.join(COMPILE_MODES)}")
+def _make_runner(config: RunConfig) -> tuple[PairRunner, Summary, tuple[str, ...]]:
+    """The method built completely (every file read and checked) and placed, before any frame
+    is decoded, and what the user should know about it (told once the input is open)."""
     placement = resolve_placement(config.device, config.precision)
-    method = _choose_method(config, placement, note)
-    batch_size = config.batch_size or _default_batch_size(placement)
-    summary = Summary(method=method.method_name, placement=placement.describe())
-    return PairRunner(method, placement, batch_size), summary
+    method = build_method(
+        config.model, placement=placement, weights=config.weights, inline_guidance=config.sgm == Sgm.inline,
+        fast=config.fast, flow_scale=config.flow_scale, vgg_weights=config.vgg_weights,
+    )
+    batch_size = config.batch_size or default_batch_size(placement)
+    summary = Summary(method=method.name, placement=placement.describe())
+    return PairRunner(method.interpolator, placement, batch_size), summary, method.notes
 
 
-def _maybe_compile(runner: PairRunner, mode: str, actions: list[Action], note: Callable[[str], None]) -> None:
+def _maybe_compile(runner: PairRunner, mode: CompileMode, actions: list[Action], note: Callable[[str], None]) -> None:
     """Compile the network when asked (``on``), or (``auto``) when the plan has enough frames
     to synthesise to repay the compile time and the backend can run here."""
-    if mode == "off" or not runner.method.compile_targets():
+    if mode == CompileMode.off or not runner.method.compile_targets():
         return
-    if mode == "auto" and sum(isinstance(a, Synthesize) for a in actions) < COMPILE_MIN_FRAMES:
+    if mode == CompileMode.auto and sum(isinstance(a, Synthesize) for a in actions) < COMPILE_MIN_FRAMES:
         return
     reason = compile_unavailable(runner.placement)
     if reason is not None:
-        if mode == "on":
+        if mode == CompileMode.on:
             note(f"torch.compile cannot run here ({reason}): continuing without it")
         return
     runner.enable_compile(note)
@@ -196,9 +185,11 @@ def interpolate_video(
     """Raise the frame rate of ``input_path`` into ``output_path`` (written atomically)."""
     progress = progress or _Silent()
     started = time.perf_counter()
-    info = probe_video(input_path)
+    runner, summary, notes = _make_runner(config)
     with atomic_output(output_path, overwrite=config.overwrite, input_path=input_path) as partial:
-        runner, summary = _make_runner(config, note)
+        info = probe_video(input_path)
+        for message in notes:
+            note(message)
 
         # pass 1: timestamps and pair scores
         progress.start("analysing", info.frame_count or 0)
@@ -225,7 +216,6 @@ def interpolate_video(
                 summary.count(action)
                 progress.advance()
         progress.stop()
-        _report_guidance(runner, note)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -249,8 +239,10 @@ def interpolate_frames(
         raise InputError(f"{input_dir}: needs at least 2 images to interpolate, found {len(paths)}")
     if config.target.factor is None:
         raise InputError("an image sequence has no frame rate: use --factor, not --fps")
+    runner, summary, notes = _make_runner(config)
     with atomic_output_dir(output_dir, overwrite=config.overwrite, input_path=input_dir) as partial:
-        runner, summary = _make_runner(config, note)
+        for message in notes:
+            note(message)
         first_shape = None
 
         def images() -> Iterator[np.ndarray]:
@@ -280,6 +272,5 @@ def interpolate_frames(
             summary.count(action)
             progress.advance()
         progress.stop()
-        _report_guidance(runner, note)
     summary.seconds = time.perf_counter() - started
     return summary

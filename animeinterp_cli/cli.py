@@ -10,15 +10,38 @@ import os
 import sys
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from animeinterp_cli import __version__, console
-from animeinterp_cli.engine.compile import COMPILE_MODES
-from animeinterp_cli.engine.device import DEVICES, PRECISIONS
-from animeinterp_cli.engine.methods import SGM_MODES
 from animeinterp_cli.errors import AnimeInterpError
+from animeinterp_cli.options import (
+    BatchSizeOpt,
+    CodecOpt,
+    CompileMode,
+    CompileOpt,
+    CrfOpt,
+    DedupOpt,
+    Device,
+    DeviceOpt,
+    FactorOpt,
+    FastOpt,
+    FlowScaleOpt,
+    FpsOpt,
+    Model,
+    ModelOpt,
+    OverwriteOpt,
+    Precision,
+    PrecisionOpt,
+    PresetOpt,
+    QuietOpt,
+    SceneThresholdOpt,
+    Sgm,
+    SgmOpt,
+    VggWeightsOpt,
+    WeightsOpt,
+)
 
 app = typer.Typer(
     name="animeinterp",
@@ -27,8 +50,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-MODELS = ("auto", "animeinterp", "classic", "blend")
 
 
 def _version(value: bool) -> None:
@@ -46,111 +67,15 @@ def _root(
     """Frame interpolation for anime and cartoons."""
 
 
-def _parse_fps(text: str | None) -> Fraction | None:
-    from animeinterp_cli.schedule.plan import parse_rate
-
-    if text is None:
-        return None
-    try:
-        return parse_rate(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--fps") from None
-
-
-def _choice(value: str, choices: tuple[str, ...], hint: str) -> str:
-    if value not in choices:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}", param_hint=hint)
-    return value
-
-
-# Options shared by `double` and `frames`
-Factor = Annotated[int, typer.Option("--factor", "-f", min=2, help="Output frames per input frame (integer ≥ 2).")]
-Model = Annotated[
-    str,
-    typer.Option(
-        help="Interpolation method: auto (animeinterp when weights are given, else classic), "
-        "animeinterp, classic (DIS flow + splatting, no weights), blend (cross-fade).",
-    ),
-]
-Weights = Annotated[
-    Optional[Path], typer.Option(help="AnimeInterp weights, e.g. anime_interp_full.ckpt.", dir_okay=False)
-]
-Sgm = Annotated[str, typer.Option(help="SGM initial flow: inline (computed per pair) or zero.")]
-VggWeights = Annotated[
-    Optional[Path],
-    typer.Option(help="ImageNet VGG-19 weights (torchvision's vgg19-dcbb9e9d.pth) for SGM's segment descriptors.", dir_okay=False),
-]
-Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")]
-Precision = Annotated[str, typer.Option(help="auto (fp16 on CUDA, bf16 on CPUs with AMX, else fp32), fp32, bf16, fp16.")]
-BatchSize = Annotated[
-    Optional[int], typer.Option(min=1, help="Frame pairs per batch (default: 1 on the CPU, 4 on CUDA).")
-]
-Fast = Annotated[
-    bool, typer.Option("--fast", help="Speed preset: at most 6 flow-refinement iterations, at half flow scale (classic: faster DIS).")
-]
-FlowScale = Annotated[
-    Optional[float],
-    typer.Option(help="Run the flow network on frames resized by this factor in (0, 1] (default: automatic, 1 up to 960×540)."),
-]
-Compile = Annotated[
-    str,
-    typer.Option(
-        "--compile",
-        help="torch.compile the network: auto (when there are 100+ frames to synthesise and a C++ compiler "
-        "or Triton is present), on, off. Costs a minute or so once; the output is the same.",
-    ),
-]
-Dedup = Annotated[
-    bool,
-    typer.Option(
-        "--dedup/--no-dedup",
-        help="Treat held drawings (anime on twos/threes) as one drawing and interpolate between distinct drawings.",
-    ),
-]
-SceneThreshold = Annotated[
-    Optional[float],
-    typer.Option(min=0.0, max=1.0, help="Scene-cut score in [0, 1] above which a pair is a cut (default 0.2; see README)."),
-]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
-
-
-def _run_config(
-    *, factor, fps, model, weights, sgm, vgg_weights, device, precision, batch_size, fast, flow_scale, compile_mode, dedup,
-    scene_threshold, overwrite, encode=None,
-):
-    from dataclasses import replace
-
+def _run_config(*, factor: int, fps: Fraction | None, scene_threshold: float | None, compile_mode: CompileMode, **settings):
+    """The :class:`RunConfig` of a command's options; ``settings`` are named as its fields."""
     from animeinterp_cli.api import RunConfig
     from animeinterp_cli.schedule.detect import DetectConfig
     from animeinterp_cli.schedule.plan import Target
 
-    _choice(model, MODELS, "--model")
-    _choice(sgm, SGM_MODES, "--sgm")
-    _choice(device, DEVICES, "--device")
-    _choice(precision, PRECISIONS, "--precision")
-    _choice(compile_mode, COMPILE_MODES, "--compile")
-    detect = DetectConfig()
-    if scene_threshold is not None:
-        detect = replace(detect, scene_threshold=scene_threshold)
+    detect = DetectConfig() if scene_threshold is None else DetectConfig(scene_threshold=scene_threshold)
     target = Target(fps=fps) if fps is not None else Target(factor=factor)
-    config = RunConfig(
-        target=target,
-        model=model,
-        weights=weights,
-        sgm=sgm,
-        vgg_weights=vgg_weights,
-        device=device,
-        precision=precision,
-        batch_size=batch_size,
-        fast=fast,
-        flow_scale=flow_scale,
-        compile=compile_mode,
-        dedup=dedup,
-        detect=detect,
-        overwrite=overwrite,
-    )
-    return replace(config, encode=encode) if encode is not None else config
+    return RunConfig(target=target, detect=detect, compile=compile_mode, **settings)
 
 
 def _run_and_report(job, source: Path, target: Path, config, quiet: bool) -> None:
@@ -174,37 +99,35 @@ def _run_and_report(job, source: Path, target: Path, config, quiet: bool) -> Non
 def double(
     input: Annotated[Path, typer.Argument(help="Input video.")],
     output: Annotated[Path, typer.Argument(help="Output video; the container follows the extension (mp4, mkv, mov, webm).")],
-    factor: Factor = 2,
-    fps: Annotated[
-        Optional[str], typer.Option(help="Target frame rate instead of --factor: 60, 60000/1001, 59.94…")
-    ] = None,
-    model: Model = "auto",
-    weights: Weights = None,
-    sgm: Sgm = "inline",
-    vgg_weights: VggWeights = None,
-    device: Device = "auto",
-    precision: Precision = "auto",
-    batch_size: BatchSize = None,
-    fast: Fast = False,
-    flow_scale: FlowScale = None,
-    compile_mode: Compile = "auto",
-    dedup: Dedup = True,
-    scene_threshold: SceneThreshold = None,
-    codec: Annotated[str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, libvpx-vp9…")] = "libx264",
-    crf: Annotated[int, typer.Option(min=0, max=63, help="Constant rate factor (lower = better quality).")] = 17,
-    preset: Annotated[str, typer.Option(help="Encoder preset (e.g. x264's ultrafast … veryslow).")] = "medium",
-    overwrite: Overwrite = False,
-    quiet: Quiet = False,
+    factor: FactorOpt = 2,
+    fps: FpsOpt = None,
+    model: ModelOpt = Model.auto,
+    weights: WeightsOpt = None,
+    sgm: SgmOpt = Sgm.inline,
+    vgg_weights: VggWeightsOpt = None,
+    device: DeviceOpt = Device.auto,
+    precision: PrecisionOpt = Precision.auto,
+    batch_size: BatchSizeOpt = None,
+    fast: FastOpt = False,
+    flow_scale: FlowScaleOpt = None,
+    compile_mode: CompileOpt = CompileMode.auto,
+    dedup: DedupOpt = True,
+    scene_threshold: SceneThresholdOpt = None,
+    codec: CodecOpt = "libx264",
+    crf: CrfOpt = 17,
+    preset: PresetOpt = "medium",
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Interpolate a video: 2× (default), --factor N, or --fps RATE. Audio and subtitles are copied."""
     from animeinterp_cli.api import interpolate_video
     from animeinterp_cli.video.encode import EncodeOptions
 
     config = _run_config(
-        factor=factor, fps=_parse_fps(fps), model=model, weights=weights, sgm=sgm, vgg_weights=vgg_weights, device=device,
-        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, compile_mode=compile_mode, dedup=dedup,
-        scene_threshold=scene_threshold,
-        overwrite=overwrite, encode=EncodeOptions(codec=codec, crf=crf, preset=preset),
+        factor=factor, fps=fps, model=model, weights=weights, sgm=sgm, vgg_weights=vgg_weights, device=device,
+        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, compile_mode=compile_mode,
+        dedup=dedup, scene_threshold=scene_threshold, overwrite=overwrite,
+        encode=EncodeOptions(codec=codec, crf=crf, preset=preset),
     )
     _run_and_report(interpolate_video, input, output, config, quiet)
 
@@ -213,30 +136,29 @@ def double(
 def frames(
     dir_in: Annotated[Path, typer.Argument(help="Folder of PNG/JPEG/WebP frames (natural sort order).")],
     dir_out: Annotated[Path, typer.Argument(help="Folder for the numbered PNG output (created).")],
-    factor: Factor = 2,
-    model: Model = "auto",
-    weights: Weights = None,
-    sgm: Sgm = "inline",
-    vgg_weights: VggWeights = None,
-    device: Device = "auto",
-    precision: Precision = "auto",
-    batch_size: BatchSize = None,
-    fast: Fast = False,
-    flow_scale: FlowScale = None,
-    compile_mode: Compile = "auto",
-    dedup: Dedup = True,
-    scene_threshold: SceneThreshold = None,
-    overwrite: Overwrite = False,
-    quiet: Quiet = False,
+    factor: FactorOpt = 2,
+    model: ModelOpt = Model.auto,
+    weights: WeightsOpt = None,
+    sgm: SgmOpt = Sgm.inline,
+    vgg_weights: VggWeightsOpt = None,
+    device: DeviceOpt = Device.auto,
+    precision: PrecisionOpt = Precision.auto,
+    batch_size: BatchSizeOpt = None,
+    fast: FastOpt = False,
+    flow_scale: FlowScaleOpt = None,
+    compile_mode: CompileOpt = CompileMode.auto,
+    dedup: DedupOpt = True,
+    scene_threshold: SceneThresholdOpt = None,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Interpolate an image sequence: N images → (N − 1)·factor + 1 PNGs, originals kept bit-exact."""
     from animeinterp_cli.api import interpolate_frames
 
     config = _run_config(
         factor=factor, fps=None, model=model, weights=weights, sgm=sgm, vgg_weights=vgg_weights, device=device,
-        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, compile_mode=compile_mode, dedup=dedup,
-        scene_threshold=scene_threshold,
-        overwrite=overwrite,
+        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, compile_mode=compile_mode,
+        dedup=dedup, scene_threshold=scene_threshold, overwrite=overwrite,
     )
     _run_and_report(interpolate_frames, dir_in, dir_out, config, quiet)
 

@@ -28,3 +28,8 @@ class EncodeError(OutputError):
 
 class WeightsError(AnimeInterpError):
     """A weights file is missing, corrupt, or does not match the model."""
+
+
+class ConfigError(AnimeInterpError, ValueError):
+    """A setting that is not one of its choices or out of its range (library callers; the
+    command line refuses these itself, as usage errors)."""

@@ -11,7 +11,6 @@ correlation volume and lookup, and splat accumulation stay fp32 inside.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -55,19 +54,6 @@ class AnimeInterp(FrameInterpolator):
         # we measured (GridNet ~1.2x overall), and it suits CUDA tensor cores; inputs are
         # converted in estimate/synthesize
         self.to(memory_format=torch.channels_last)
-
-    def set_inference(self, *, iters: int | None = None, flow_scale: float | None = None) -> None:
-        """Trade quality for speed at inference: fewer RFR iterations, a smaller flow scale.
-
-        Only settings that leave the weights valid change (None keeps the current value).
-        """
-        if self.flownet is None:
-            return  # the guidance flows are used as they are: nothing to trade
-        if iters is not None:
-            self.flownet.config = replace(self.flownet.config, iters=iters)
-        if flow_scale is not None:
-            self.config = replace(self.config, flow_scale=flow_scale)
-        self.config = replace(self.config, rfr=self.flownet.config)
 
     def compile_targets(self) -> list[nn.Module]:
         """Feature extractor, RFR encoder and update block (run ``iters`` times), GridNet."""
@@ -205,12 +191,19 @@ class AnimeInterp(FrameInterpolator):
         return {"frame": frame, "flow01": motion["flow01"], "flow10": motion["flow10"]}
 
 
-def load_animeinterp(path: str | Path, config: AnimeInterpConfig | None = None) -> AnimeInterp:
+def load_animeinterp(
+    path: str | Path,
+    config: AnimeInterpConfig | None = None,
+    *,
+    max_iters: int | None = None,
+    flow_scale: float | None = None,
+) -> AnimeInterp:
     """An AnimeInterp with the weights of ``path``, loaded strictly, in eval mode.
 
     The configuration is ``config`` if given, else the one stored in the file (our own
-    checkpoints), else the paper's (the official ``anime_interp_full.ckpt``). Raises
-    :class:`models.checkpoint.CheckpointError` naming what does not match.
+    checkpoints), else the paper's (the official ``anime_interp_full.ckpt``); ``max_iters`` and
+    ``flow_scale`` then trade quality for speed (:meth:`AnimeInterpConfig.for_inference`).
+    Raises :class:`models.checkpoint.CheckpointError` naming what does not match.
     """
     checkpoint = read_checkpoint(path)
     if config is None and checkpoint.config is not None:
@@ -218,7 +211,7 @@ def load_animeinterp(path: str | Path, config: AnimeInterpConfig | None = None) 
             config = AnimeInterpConfig.from_dict(checkpoint.config)
         except (TypeError, ValueError) as error:
             raise CheckpointError(f"checkpoint {path} has an invalid config: {error}") from None
-    config = config or AnimeInterpConfig.paper()
+    config = (config or AnimeInterpConfig.paper()).for_inference(max_iters=max_iters, flow_scale=flow_scale)
     model = AnimeInterp(config)
     load_strict(model, checkpoint.state_dict)
     return model.eval()

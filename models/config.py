@@ -179,6 +179,20 @@ class AnimeInterpConfig:
         """:meth:`guided` with the smallest widths, for fast tests."""
         return replace(cls.guided(), synthesis=SynthesisConfig(feature_dims=(2, 3, 4), grid_dims=(3, 4, 5), residual=True))
 
+    def for_inference(self, *, max_iters: int | None = None, flow_scale: float | None = None) -> AnimeInterpConfig:
+        """This configuration with only the settings changed that leave its weights valid: at
+        most ``max_iters`` RFR iterations (never more than it was trained with) and the flow
+        scale ``flow_scale`` (None keeps the current value). Without an RFR (:meth:`guided`)
+        the guidance flows are used as they are: nothing to trade."""
+        if self.rfr is None:
+            return self
+        config = self
+        if max_iters is not None:
+            config = replace(config, rfr=replace(config.rfr, iters=min(max_iters, config.rfr.iters)))
+        if flow_scale is not None:
+            config = replace(config, flow_scale=flow_scale)
+        return config
+
     def resolve_flow_scale(self, height: int, width: int) -> float:
         """The factor the RFR's input is resized by for frames of ``height`` × ``width``."""
         if self.flow_scale is not None:

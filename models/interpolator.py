@@ -4,7 +4,9 @@ Images are (B, 3, H, W) float tensors, RGB in [0, 1]; ``t`` is a (B,) float tens
 (0, 1) (0 = ``img0``, 1 = ``img1``). Interpolation runs in two stages so that the expensive
 motion estimate of a pair is computed once and reused for every t the plan asks for:
 
-1. ``estimate(img0, img1)`` → a *motion* dict of batch-first tensors (flows, features, …);
+1. ``estimate(img0, img1, init01, init10)`` → a *motion* dict of batch-first tensors (flows,
+   features, …); ``init01``/``init10`` are the pair's initial flows when the caller has them
+   (:meth:`FrameInterpolator.guidance`, or flows read from a data set), else None;
 2. ``synthesize(img0, img1, motion, t)`` → the frames at times ``t``.
 
 Because every motion tensor is batch-first, a caller may ``index_select`` pairs out of a
@@ -48,7 +50,16 @@ class FrameInterpolator(nn.Module):
         """The submodules worth ``torch.compile`` (the heavy, shape-stable ones); none by default."""
         return []
 
-    def estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> Motion:
+    def estimate(
+        self,
+        img0: torch.Tensor,
+        img1: torch.Tensor,
+        init01: torch.Tensor | None = None,
+        init10: torch.Tensor | None = None,
+    ) -> Motion:
+        """The motion of a batch of pairs. ``init01``/``init10``: (B, 2, H, W) fp32 initial flows
+        in pixels, 0→1 and 1→0 (None: the method finds its own, or starts from rest); methods
+        that take no initial flow ignore them."""
         raise NotImplementedError
 
     def synthesize(
@@ -78,7 +89,7 @@ class LinearBlend(FrameInterpolator):
 
     method_name = "blend"
 
-    def estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> Motion:
+    def estimate(self, img0, img1, init01=None, init10=None) -> Motion:
         return {}
 
     def synthesize(self, img0, img1, motion, t):

@@ -69,16 +69,13 @@ class AnimeInterpPipeline(FrameInterpolator):
         self.guidance_mode = guidance
         self.sgm = sgm
         self.size_multiple = network.size_multiple
-        #: which SGM descriptor the last pair used ("vgg19", "color"), or None
-        self.last_descriptor: str | None = None
 
     def guidance(self, frame0: np.ndarray, frame1: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The initial flows of one (H, W, 3) uint8 RGB pair (None for "zero": the RFR starts
         from rest)."""
         if self.guidance_mode == "zero":
             return None
-        flow01, flow10, descriptor = guidance_flows(frame0, frame1, self.guidance_mode, self.sgm)
-        self.last_descriptor = descriptor or self.last_descriptor
+        flow01, flow10, _ = guidance_flows(frame0, frame1, self.guidance_mode, self.sgm)
         return flow01, flow10
 
     def compile_targets(self) -> list[nn.Module]:

@@ -311,7 +311,39 @@ def test_bad_scene_threshold_is_a_usage_error(capsys, tmp_path, clip, value):
     _assert_clean_failure(code, err, out, expected_code=2, words=["--scene-threshold"])
 
 
-def test_bad_flow_scale_is_an_error(capsys, tmp_path, clip):
+@pytest.mark.parametrize("value", ["0", "1.5", "-1"])
+def test_bad_flow_scale_is_a_usage_error(capsys, tmp_path, clip, value):
     out = tmp_path / "out.mp4"
-    code, err = run_cli(capsys, "double", clip, out, "--flow-scale", "1.5", "--model", "classic")
-    _assert_clean_failure(code, err, out, words=["flow-scale"])
+    code, err = run_cli(capsys, "double", clip, out, "--flow-scale", value, "--model", "classic")
+    _assert_clean_failure(code, err, out, expected_code=2, words=["--flow-scale"])
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04not really a zip", b"\x80\x02 pickled garbage"])
+def test_a_bad_vgg_file_fails_in_one_line_before_any_frame_is_decoded(capsys, tmp_path, clip, monkeypatch, content):
+    import torch
+
+    from animeinterp_cli import api
+    from models.animeinterp import AnimeInterp
+    from models.checkpoint import save_checkpoint
+    from models.config import AnimeInterpConfig
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a frame was decoded before the method was built")
+
+    monkeypatch.setattr(api, "probe_video", no_decoding)
+    monkeypatch.setattr(api, "read_frames", no_decoding)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "tiny.pt", AnimeInterp(AnimeInterpConfig.tiny()), AnimeInterpConfig.tiny().to_dict())
+    vgg = tmp_path / "vgg19.pth"
+    vgg.write_bytes(content)
+    out = tmp_path / "out.mp4"
+    code, err = run_cli(capsys, "double", clip, out, "--weights", tmp_path / "tiny.pt", "--vgg-weights", vgg)
+    _assert_clean_failure(code, err, out, words=["VGG-19 weights", "vgg19.pth"])
+    assert "unexpected" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["double", "frames"])
+def test_precomputed_sgm_is_only_for_the_benchmark(capsys, tmp_path, clip, command):
+    out = tmp_path / "out"
+    code, err = run_cli(capsys, command, clip, out, "--sgm", "precomputed")
+    _assert_clean_failure(code, err, out, expected_code=2, words=["--sgm", "'precomputed' is not one of"])

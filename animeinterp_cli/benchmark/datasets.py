@@ -11,7 +11,7 @@ Variants that are read as well:
 - ``DATASET_DIR`` is the frame folder itself (``test_2k_540p``); annotations and SGM flows
   are then looked for in its sibling folders;
 - another ``test_2k_*`` frame folder (e.g. a JPEG variant) when there is no ``test_2k_540p``;
-- frames as ``.png``, ``.jpg`` or ``.jpeg``;
+- frames in any of :data:`animeinterp_cli.video.images.IMAGE_SUFFIXES` (PNG, JPEG, WebP);
 - annotations as ``test_2k_annotations/<name>.json`` or beside the frames as ``<name>/<name>.json``
   (``test_2k_ann`` is accepted for the annotation folder, the name the upstream README uses);
 - SGM flows beside the frames;
@@ -28,14 +28,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from animeinterp_cli.errors import InputError
+from animeinterp_cli.video.images import IMAGE_SUFFIXES, read_image
 from models.ops.grid import resize_flow
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 FRAME_STEMS = ("frame1", "frame2", "frame3")
 FRAME_FOLDER = "test_2k_540p"
 ANNOTATION_FOLDERS = ("test_2k_annotations", "test_2k_ann")
@@ -142,11 +141,10 @@ def load_frames(triplet: Triplet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for stem, path in zip(FRAME_STEMS, triplet.frames):
         if path is None:
             raise BadTripletError(f"triplet {triplet.name}: {stem} is missing")
-        # IGNORE_ORIENTATION: read pixels as stored, like PIL (the paper's loader), not EXIF-rotated
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-        if image is None:
-            raise BadTripletError(f"triplet {triplet.name}: cannot read {path.name} as an image")
-        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        try:
+            frames.append(read_image(path))
+        except InputError:
+            raise BadTripletError(f"triplet {triplet.name}: cannot read {path.name} as an image") from None
     sizes = {f.shape[:2] for f in frames}
     if len(sizes) > 1:
         shown = ", ".join(f"{f.shape[1]}x{f.shape[0]}" for f in frames)

@@ -35,8 +35,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from animeinterp_cli.engine.adapter import quantize
+from animeinterp_cli.errors import ConfigError
+from animeinterp_cli.options import MetricProtocol, choices
 
-PROTOCOLS = ("paper", "standard")
 
 
 @dataclass(frozen=True)
@@ -128,4 +129,4 @@ def _window(protocol: str) -> _SSIMWindow:
         return _PAPER_WINDOW
     if protocol == "standard":
         return _STANDARD_WINDOW
-    raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    raise ConfigError(f"unknown protocol {protocol!r}; choose one of {choices(MetricProtocol)}")

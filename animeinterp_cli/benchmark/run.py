@@ -15,13 +15,11 @@ command's business (:mod:`animeinterp_cli.benchmark.command`).
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from animeinterp_cli.benchmark import metrics
@@ -35,16 +33,19 @@ from animeinterp_cli.benchmark.datasets import (
     load_frames,
     load_sgm_flows,
 )
-from animeinterp_cli.benchmark.peers import PEER_NAMES, build_peer
+from animeinterp_cli.benchmark.peers import build_peer
 from animeinterp_cli.engine.adapter import quantize
 from animeinterp_cli.engine.device import Placement
-from animeinterp_cli.engine.methods import METHOD_NAMES, build_method
+from animeinterp_cli.engine.methods import build_method
 from animeinterp_cli.engine.runner import PairRunner
-from animeinterp_cli.errors import AnimeInterpError, OutputError
+from animeinterp_cli.errors import OutputError
+from animeinterp_cli.options import BenchmarkMethod
+from animeinterp_cli.options import coerce
+from animeinterp_cli.video.images import encode_png
+from animeinterp_cli.video.output import write_atomically
 
-ALL_METHOD_NAMES = METHOD_NAMES + PEER_NAMES
 #: the methods that take an initial flow (AnimeInterp's SGM guidance) from ``--sgm precomputed``
-SGM_GUIDED = ("animeinterp",)
+SGM_GUIDED = (BenchmarkMethod.animeinterp,)
 _WARM_UP_SIZE = 64
 
 
@@ -93,27 +94,32 @@ class BenchmarkResult:
 
 
 def build_contenders(
-    names: Sequence[str],
+    names: Sequence[BenchmarkMethod | str],
     *,
     placement: Placement,
     weights: Path | None = None,
-    sgm: str = "inline",
+    inline_guidance: bool = True,
     batch_size: int = 1,
     fast: bool = False,
+    note: Callable[[str], None] = lambda message: None,
 ) -> list[Contender]:
     """Build every method in ``names`` (all before any work starts, so a missing one fails fast).
 
-    ``fast``: our methods with their ``--fast`` preset, named ``<name>-fast``.
+    ``inline_guidance``: AnimeInterp computes its initial flows itself (False: they come with
+    each triplet, or there are none). ``fast``: our methods with their ``--fast`` preset, named
+    ``<name>-fast``. ``note`` hears what the user should know about a method (its descriptor…).
     """
     contenders = []
     for name in names:
-        if name in PEER_NAMES:
-            method, label = build_peer(name), name
-        elif name in METHOD_NAMES:
-            method = build_method(name, placement=placement, weights=weights, sgm=sgm, fast=fast)
-            label = f"{name}-fast" if fast else name
+        name = coerce(BenchmarkMethod, name, "method")
+        if name.model is None:
+            method, label = build_peer(name), name.value
         else:
-            raise AnimeInterpError(f"unknown method {name!r}; choose one of {', '.join(ALL_METHOD_NAMES)}")
+            built = build_method(name.model, placement=placement, weights=weights, inline_guidance=inline_guidance,
+                                 fast=fast)
+            for message in built.notes:
+                note(f"{name}: {message}")
+            method, label = built.interpolator, f"{name}-fast" if fast else name.value
         runner = PairRunner(method, placement, batch_size=batch_size)
         contenders.append(Contender(label, runner, _weights_label(name, weights), name in SGM_GUIDED))
     return contenders
@@ -241,7 +247,7 @@ def _warm_up(contenders: Sequence[Contender], frame0: np.ndarray, frame1: np.nda
         contender.runner.interpolate(frame0[crop], frame1[crop], [0.5])
 
 
-def _weights_label(name: str, weights: Path | None) -> str | None:
+def _weights_label(name: BenchmarkMethod, weights: Path | None) -> str | None:
     if name == "animeinterp":
         return str(weights) if weights is not None else "default"
     if name == "rife":
@@ -265,10 +271,6 @@ def _check_image_targets(folder: Path, contenders, triplets, overwrite: bool) ->
 
 
 def _save_image(target: Path, image: np.ndarray) -> None:
-    """Write a float RGB frame as an 8-bit PNG, atomically (temporary name, then rename)."""
+    """Write a float RGB frame as an 8-bit PNG, atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.stem}.partial.png")
-    if not cv2.imwrite(str(temporary), cv2.cvtColor(quantize(image, np.uint8), cv2.COLOR_RGB2BGR)):
-        temporary.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {target}")
-    os.replace(temporary, target)
+    write_atomically(target, encode_png(quantize(image, np.uint8)))

@@ -19,7 +19,6 @@ from torch import nn
 
 from animeinterp_cli.engine.device import Placement
 
-COMPILE_MODES = ("auto", "on", "off")
 #: synthesised frames from which ``auto`` compiles. bench/throughput.py on this project's
 #: 2-core CPU: at 960×540 compiling took ~30 s (cold cache) and saved ~0.5 s per synthesised
 #: frame (network 78.1 → 65.1 s for 16), paying back after ~60 frames; at 1920×1080 (one

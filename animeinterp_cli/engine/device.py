@@ -17,9 +17,8 @@ from functools import lru_cache
 import torch
 
 from animeinterp_cli.errors import AnimeInterpError
+from animeinterp_cli.options import Device, Precision, coerce
 
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -62,29 +61,30 @@ def cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags
 
 
-def resolve_placement(device: str = "auto", precision: str = "auto") -> Placement:
-    """Turn the user's ``--device``/``--precision`` words into a :class:`Placement`."""
-    if device not in DEVICES:
-        raise AnimeInterpError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
-    if precision not in PRECISIONS:
-        raise AnimeInterpError(
-            f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
-        )
-    if device == "cuda" and not torch.cuda.is_available():
+def resolve_placement(device: Device | str = Device.auto, precision: Precision | str = Precision.auto) -> Placement:
+    """Turn the user's ``--device``/``--precision`` choices into a :class:`Placement`."""
+    device = coerce(Device, device, "device")
+    precision = coerce(Precision, precision, "precision")
+    if device == Device.cuda and not torch.cuda.is_available():
         raise AnimeInterpError("--device cuda was asked for, but no CUDA device is available")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if precision == "auto":
-        if dev.type == "cuda":
-            precision = "fp16"
+    if device == Device.auto:
+        device = Device.cuda if torch.cuda.is_available() else Device.cpu
+    if precision == Precision.auto:
+        if device == Device.cuda:
+            precision = Precision.fp16
         elif cpu_has_fast_bf16():
-            precision = "bf16"
+            precision = Precision.bf16
         else:
-            precision = "fp32"
-    if precision == "fp16" and dev.type == "cpu":
+            precision = Precision.fp32
+    if precision == Precision.fp16 and device == Device.cpu:
         raise AnimeInterpError("fp16 is for CUDA; on the CPU use --precision bf16 or fp32")
-    return Placement(dev, precision)
+    return Placement(torch.device(device.value), precision.value)
+
+
+def default_batch_size(placement: Placement) -> int:
+    """Frame pairs per batch when the user gives none."""
+    # the CPU gains nothing from batching pairs; a GPU keeps busy with a few at once
+    return 4 if placement.device.type == "cuda" else 1
 
 
 def cpu_to_spare(placement: Placement) -> bool:

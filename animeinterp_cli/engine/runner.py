@@ -39,6 +39,7 @@ class PairRunner:
     def __init__(self, method: FrameInterpolator, placement: Placement, batch_size: int = 1) -> None:
         if batch_size < 1:
             raise ValueError("batch size must be at least 1")
+        #: the one place a method is moved to its device and put in inference mode
         self.method = method.to(placement.device).eval()
         self.placement = placement
         self.batch_size = batch_size
@@ -109,12 +110,11 @@ class PairRunner:
         multiple = self.method.size_multiple
         img0, size = pad_to_multiple(frames_to_tensor([j.frame0 for j in jobs], device), multiple)
         img1, _ = pad_to_multiple(frames_to_tensor([j.frame1 for j in jobs], device), multiple)
-        extra = {}
+        init01 = init10 = None
         if any(j.init_flows is not None for j in jobs):
             init01, init10 = (pad_to_multiple(self._stack_flows(jobs, k), multiple)[0] for k in (0, 1))
-            extra = {"init01": init01, "init10": init10}
         with self.placement.autocast():
-            motion = self.method.estimate(img0, img1, **extra)
+            motion = self.method.estimate(img0, img1, init01, init10)
 
         # every (pair, t) request, synthesised batch_size at a time from the shared motion
         requests = [(p, t) for p, job in enumerate(jobs) for t in job.ts]

@@ -1,8 +1,12 @@
-"""Image sequences: listing, reading and writing frames as files (for ``animeinterp frames``).
+"""Image files: the one place frames are read from and written to images (``frames``,
+``benchmark``).
 
 Images are H×W×3 RGB ``uint8`` arrays, like 8-bit video frames. Files are read and written
 through byte buffers (``np.fromfile`` + ``cv2.imdecode``) so that any path the OS accepts
-works, whatever its characters.
+works, whatever its characters. Orientation: pixels are read as stored, an EXIF orientation
+tag is ignored, as the video path keeps a rotation as metadata and never turns pixels (and as
+PIL, the loader of AnimeInterp's evaluation, reads them): a triplet's annotated boxes stay
+where they are, and an output frame matches its input pixel for pixel.
 """
 
 from __future__ import annotations
@@ -59,20 +63,27 @@ def read_image(path: Path) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise InputError(f"cannot read image {path}: {error.strerror}") from error
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if bgr is None:
         raise InputError(f"cannot read image {path}: not a readable image")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Write an H×W×3 RGB uint8 (or uint16) image as a lossless PNG."""
+def encode_png(image: np.ndarray) -> bytes:
+    """An H×W×3 RGB uint8 (or uint16) image as the bytes of a lossless PNG."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected an H×W×3 uint8 or uint16 RGB image, got {image.shape} {image.dtype}")
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
-        raise OutputError(f"cannot encode {path} as PNG")
+        raise OutputError("cannot encode the image as PNG")
+    return encoded.tobytes()
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Write an H×W×3 RGB uint8 (or uint16) image as a lossless PNG (inside an atomic output
+    folder; for a lone file see :func:`animeinterp_cli.video.output.write_atomically`)."""
+    data = encode_png(image)
     try:
-        encoded.tofile(Path(path))
+        Path(path).write_bytes(data)
     except OSError as error:
         raise OutputError(f"cannot write {path}: {error.strerror}") from error

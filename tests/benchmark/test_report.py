@@ -27,7 +27,7 @@ class Black(FrameInterpolator):
 
     method_name = "black"
 
-    def estimate(self, img0, img1):
+    def estimate(self, img0, img1, init01=None, init10=None):
         return {}
 
     def synthesize(self, img0, img1, motion, t):

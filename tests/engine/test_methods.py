@@ -9,7 +9,7 @@ import torch
 
 from animeinterp_cli.engine.methods import build_method
 from animeinterp_cli.engine.runner import PairRunner
-from animeinterp_cli.errors import AnimeInterpError, WeightsError
+from animeinterp_cli.errors import ConfigError, WeightsError
 from models.animeinterp import AnimeInterp
 from models.checkpoint import save_checkpoint
 from models.config import AnimeInterpConfig
@@ -27,9 +27,9 @@ def tiny_weights(tmp_path) -> Path:
 
 
 def test_animeinterp_from_weights_runs_end_to_end(cpu_fp32, tiny_weights):
-    method = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, sgm="zero")
-    assert isinstance(method, AnimeInterpPipeline)
-    runner = PairRunner(method, cpu_fp32)
+    method = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, inline_guidance=False)
+    assert isinstance(method.interpolator, AnimeInterpPipeline) and method.notes == ()
+    runner = PairRunner(method.interpolator, cpu_fp32)
     a, b = disc_frame(37, 29, (10, 14)), disc_frame(37, 29, (17, 14))
     outputs = runner.interpolate(a, b, [0.25, 0.75])
     assert [o.shape for o in outputs] == [(29, 37, 3)] * 2
@@ -51,10 +51,41 @@ def test_broken_weight_files_are_one_line_errors(cpu_fp32, tmp_path, content):
 
 
 def test_unknown_names(cpu_fp32):
-    with pytest.raises(AnimeInterpError):
+    with pytest.raises(ConfigError, match="unknown method 'dain'; choose one of auto, animeinterp"):
         build_method("dain", placement=cpu_fp32)
-    with pytest.raises(AnimeInterpError):
-        build_method("classic", placement=cpu_fp32, sgm="sometimes")
+
+
+def test_auto_says_which_method_it_chose(cpu_fp32, tiny_weights):
+    chosen = build_method("auto", placement=cpu_fp32)
+    assert chosen.name == "classic" and "using the classic" in chosen.notes[0]
+    assert build_method("auto", placement=cpu_fp32, weights=tiny_weights, inline_guidance=False).name == "animeinterp"
+
+
+def test_weights_are_read_and_verified_once(cpu_fp32, tiny_weights, monkeypatch):
+    import animeinterp_cli.engine.methods as methods
+
+    calls = []
+    real = methods.resolve_weights
+    monkeypatch.setattr(methods, "resolve_weights", lambda weights: calls.append(weights) or real(weights))
+    build_method("auto", placement=cpu_fp32, weights=tiny_weights)
+    assert calls == [tiny_weights]
+
+
+def test_sgm_descriptor_is_decided_and_reported_at_build(cpu_fp32, tiny_weights):
+    built = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights)
+    assert built.interpolator.sgm.descriptor == "color"
+    assert built.notes == ("SGM uses the weights-free colour descriptor (VGG-19 is slow on the CPU: --vgg-weights PATH)",)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a state dict", b"PK\x03\x04truncated"])
+def test_a_bad_vgg_file_fails_at_build(cpu_fp32, tiny_weights, tmp_path, content):
+    vgg = tmp_path / "vgg19.pth"
+    vgg.write_bytes(content)
+    with pytest.raises(WeightsError, match="VGG-19 weights") as info:
+        build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, vgg_weights=vgg)
+    assert "\n" not in str(info.value)
+    with pytest.raises(WeightsError, match="not found"):
+        build_method("classic", placement=cpu_fp32, vgg_weights=tmp_path / "missing.pth")
 
 
 def _disc_pair():
@@ -92,28 +123,25 @@ def test_zero_guidance_and_bad_mode():
 
 
 def test_fast_preset_and_flow_scale(cpu_fp32, tiny_weights, tmp_path):
-    fast = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, sgm="zero", fast=True)
+    def network(**options):
+        return build_method("animeinterp", placement=cpu_fp32, inline_guidance=False, **options).interpolator.network
+
+    fast = network(weights=tiny_weights, fast=True)
     # the tiny network was made for 2 refinement steps: --fast never adds steps
-    assert fast.network.flownet.config.iters == 2 and fast.network.config.flow_scale == 0.5
+    assert fast.flownet.config.iters == 2 and fast.config.flow_scale == 0.5
     tiny = AnimeInterpConfig.tiny()
     twelve = replace(tiny, rfr=replace(tiny.rfr, iters=12))
     save_checkpoint(tmp_path / "twelve.pt", AnimeInterp(twelve), twelve.to_dict())
-    fast = build_method("animeinterp", placement=cpu_fp32, weights=tmp_path / "twelve.pt", sgm="zero", fast=True)
-    assert fast.network.flownet.config.iters == 6
-    scaled = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, flow_scale=0.25)
-    assert scaled.network.config.flow_scale == 0.25
-    assert build_method("classic", placement=cpu_fp32, fast=True).config.dis.preset == "fast"
+    assert network(weights=tmp_path / "twelve.pt", fast=True).flownet.config.iters == 6
+    assert network(weights=tiny_weights, flow_scale=0.25).config.flow_scale == 0.25
+    assert build_method("classic", placement=cpu_fp32, fast=True).interpolator.config.dis.preset == "fast"
     for bad in (0.0, 1.5, -1.0):
-        with pytest.raises(AnimeInterpError, match="flow-scale"):
-            build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights, flow_scale=bad)
+        with pytest.raises(ConfigError, match="flow scale"):
+            network(weights=tiny_weights, flow_scale=bad)
 
 
 def test_sgm_descriptor_choice(cpu_fp32, tmp_path):
     from animeinterp_cli.engine.methods import sgm_config
 
     assert sgm_config(cpu_fp32, None).descriptor == "color"  # VGG-19 is far too slow on a CPU
-    vgg = tmp_path / "vgg19.pth"
-    vgg.write_bytes(b"x")
-    assert sgm_config(cpu_fp32, vgg).descriptor == "vgg"
-    with pytest.raises(WeightsError, match="not found"):
-        sgm_config(cpu_fp32, tmp_path / "missing.pth")
+    assert sgm_config(cpu_fp32, tmp_path / "vgg19.pth").descriptor == "vgg"

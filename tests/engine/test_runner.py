@@ -16,7 +16,7 @@ class CountingBlend(LinearBlend):
         self.estimates = 0
         self.sizes = []
 
-    def estimate(self, img0, img1, **extra):
+    def estimate(self, img0, img1, init01=None, init10=None):
         self.estimates += img0.shape[0]
         self.sizes.append(tuple(img0.shape[-2:]))
         return {"marker": torch.arange(img0.shape[0], dtype=torch.float32)}
@@ -53,8 +53,8 @@ def test_initial_flows_reach_the_method_padded(cpu_fp32):
     seen = {}
 
     class Recorder(CountingBlend):
-        def estimate(self, img0, img1, **extra):
-            seen.update(extra)
+        def estimate(self, img0, img1, init01=None, init10=None):
+            seen.update(init01=init01, init10=init10)
             return super().estimate(img0, img1)
 
     runner = PairRunner(Recorder(), cpu_fp32)

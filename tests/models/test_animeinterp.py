@@ -144,12 +144,12 @@ if __name__ == "__main__":
         print(f'    "{name}": {value!r},')
 
 
-def test_set_inference_changes_iterations_and_flow_scale_only():
-    model = AnimeInterp(AnimeInterpConfig.tiny())
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    model.set_inference(iters=1, flow_scale=0.5)
-    assert model.flownet.config.iters == 1 and model.config.rfr.iters == 1
-    assert model.config.resolve_flow_scale(1080, 1920) == 0.5
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+def test_inference_settings_change_iterations_and_flow_scale_only():
+    config = AnimeInterpConfig.tiny()
+    faster = config.for_inference(max_iters=1, flow_scale=0.5)
+    assert faster.rfr.iters == 1 and faster.resolve_flow_scale(1080, 1920) == 0.5
+    assert dataclasses.replace(faster, rfr=config.rfr, flow_scale=None) == config
+    assert config.for_inference(max_iters=50).rfr.iters == config.rfr.iters  # never more than trained with
+    assert config.for_inference() == config
     with pytest.raises(ValueError):
-        model.set_inference(flow_scale=1.5)
+        config.for_inference(flow_scale=1.5)

@@ -1,0 +1,189 @@
+"""The command line's vocabulary, declared once: the choices as str enums, the shared options
+as ``Annotated`` aliases that every command uses.
+
+The enums are also the library's types (``RunConfig``, ``resolve_placement``,
+``build_method``…): a value is a plain ``str`` too, so ``Device("cpu") == "cpu"``. Typer turns
+an enum into a choice list, so an unknown word is a usage error (exit 2) naming the choices.
+
+To add an option: declare its alias here (and its enum, if it is a choice), then list it as a
+parameter of the commands that take it, with its default.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Optional, TypeVar
+
+import typer
+
+from animeinterp_cli.errors import ConfigError
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class Model(StrEnum):
+    """``--model`` of ``double``/``frames``: a method of this project, or ``auto``."""
+
+    auto = "auto"  # animeinterp when weights are given or shipped, else classic
+    animeinterp = "animeinterp"
+    classic = "classic"
+    blend = "blend"
+
+
+class BenchmarkMethod(StrEnum):
+    """``benchmark --method``: the project's methods and the peers it compares them with."""
+
+    animeinterp = "animeinterp"
+    classic = "classic"
+    blend = "blend"
+    minterpolate = "minterpolate"
+    rife = "rife"
+
+    @property
+    def model(self) -> Model | None:
+        """The project's method of this name, None for a peer."""
+        return Model(self.value) if self.value in Model.__members__ else None
+
+
+class Sgm(StrEnum):
+    """``--sgm`` of ``double``/``frames``: where AnimeInterp's initial flow comes from."""
+
+    inline = "inline"  # computed for every pair
+    zero = "zero"  # none: the flow refinement starts from rest
+
+
+class BenchmarkSgm(StrEnum):
+    """``benchmark --sgm``: as :class:`Sgm`, or the data set's precomputed flows."""
+
+    inline = "inline"
+    zero = "zero"
+    precomputed = "precomputed"
+
+
+class Device(StrEnum):
+    auto = "auto"  # CUDA when present, else the CPU
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Precision(StrEnum):
+    auto = "auto"  # fp16 on CUDA, bf16 on CPUs with AMX, else fp32
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class CompileMode(StrEnum):
+    auto = "auto"  # when the plan has enough frames to synthesise and a backend can run
+    on = "on"
+    off = "off"
+
+
+class MetricProtocol(StrEnum):
+    """``benchmark --protocol``: how PSNR/SSIM are computed (see ``benchmark/metrics.py``)."""
+
+    paper = "paper"  # as AnimeInterp's released evaluation
+    standard = "standard"  # uint8 output, Gaussian 11×11 SSIM
+
+
+def choices(enum: type[StrEnum]) -> str:
+    """``"a, b, c"``: an enum's values, for messages."""
+    return ", ".join(member.value for member in enum)
+
+
+def coerce(enum: type[E], value: str, setting: str) -> E:
+    """``value`` as a member of ``enum``; a :class:`ConfigError` naming ``setting`` and the
+    choices otherwise (for library callers that pass plain strings)."""
+    try:
+        return enum(value)
+    except ValueError:
+        raise ConfigError(f"unknown {setting} {value!r}; choose one of {choices(enum)}") from None
+
+
+# --- options shared by the commands (parameter name → alias) ---
+
+def _parse_rate(text: str) -> Fraction:
+    from animeinterp_cli.schedule.plan import parse_rate
+
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _in_unit_interval(value: float | None) -> float | None:
+    if value is not None and not 0 < value <= 1:
+        raise typer.BadParameter(f"{value} is not in (0, 1]")
+    return value
+
+
+FactorOpt = Annotated[int, typer.Option("--factor", "-f", min=2, help="Output frames per input frame (integer ≥ 2).")]
+FpsOpt = Annotated[
+    Optional[Fraction],
+    typer.Option(parser=_parse_rate, metavar="RATE", help="Target frame rate instead of --factor: 60, 60000/1001, 59.94…"),
+]
+ModelOpt = Annotated[
+    Model,
+    typer.Option(
+        help="Interpolation method: auto (animeinterp when weights are given, else classic), "
+        "animeinterp, classic (DIS flow + splatting, no weights), blend (cross-fade).",
+    ),
+]
+WeightsOpt = Annotated[
+    Optional[Path], typer.Option(help="AnimeInterp weights, e.g. anime_interp_full.ckpt.", dir_okay=False)
+]
+SgmOpt = Annotated[Sgm, typer.Option(help="SGM initial flow: inline (computed per pair) or zero.")]
+VggWeightsOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="ImageNet VGG-19 weights (torchvision's vgg19-dcbb9e9d.pth) for SGM's segment descriptors.",
+        dir_okay=False,
+    ),
+]
+DeviceOpt = Annotated[Device, typer.Option(help="auto (CUDA when present), cpu or cuda.")]
+PrecisionOpt = Annotated[
+    Precision, typer.Option(help="auto (fp16 on CUDA, bf16 on CPUs with AMX, else fp32), fp32, bf16, fp16.")
+]
+BatchSizeOpt = Annotated[
+    Optional[int], typer.Option(min=1, help="Frame pairs per batch (default: 1 on the CPU, 4 on CUDA).")
+]
+FastOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fast", help="Speed preset: at most 6 flow-refinement iterations, at half flow scale (classic: faster DIS)."
+    ),
+]
+FlowScaleOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        callback=_in_unit_interval,
+        help="Run the flow network on frames resized by this factor in (0, 1] (default: automatic, 1 up to 960×540).",
+    ),
+]
+CompileOpt = Annotated[
+    CompileMode,
+    typer.Option(
+        "--compile",
+        help="torch.compile the network: auto (when there are 100+ frames to synthesise and a C++ compiler "
+        "or Triton is present), on, off. Costs a minute or so once; the output is the same.",
+    ),
+]
+DedupOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dedup/--no-dedup",
+        help="Treat held drawings (anime on twos/threes) as one drawing and interpolate between distinct drawings.",
+    ),
+]
+SceneThresholdOpt = Annotated[
+    Optional[float],
+    typer.Option(min=0.0, max=1.0, help="Scene-cut score in [0, 1] above which a pair is a cut (default 0.2; see README)."),
+]
+CodecOpt = Annotated[str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, libvpx-vp9…")]
+CrfOpt = Annotated[int, typer.Option(min=0, max=63, help="Constant rate factor (lower = better quality).")]
+PresetOpt = Annotated[str, typer.Option(help="Encoder preset (e.g. x264's ultrafast … veryslow).")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
