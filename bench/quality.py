@@ -46,7 +46,7 @@ def main() -> None:
     console = Console(width=max(Console().width, 120))  # the two-protocol table is wide
 
     placement = resolve_placement(args.device, args.precision)
-    options = dict(placement=placement, weights=args.weights)
+    options = dict(placement=placement, weights=args.weights, note=console.print)
     contenders = build_contenders(REQUIRED, **options)
     for name in OPTIONAL:
         try:

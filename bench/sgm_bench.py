@@ -1,7 +1,7 @@
 """Speed and quality figures of Segment-Guided Matching (models/sgm). Prints; not a test.
 
     .venv/bin/python bench/sgm_bench.py                 # everything, colour descriptor
-    .venv/bin/python bench/sgm_bench.py --set flow_layout='"mosaic"' --set dis_finest_scale=1
+    .venv/bin/python bench/sgm_bench.py --set dis_finest_scale=0 --set dis_variational_iterations=25
     .venv/bin/python bench/sgm_bench.py --vgg-random     # also time the VGG-19 descriptor (random weights)
 
 1. Speed: wall seconds per pair, end to end and per stage (median of --repeat runs), on a

@@ -211,7 +211,9 @@ def network_flops(weights: Path, size: tuple[int, int], fast: bool) -> tuple[flo
     from animeinterp_cli.engine.device import resolve_placement
     from animeinterp_cli.engine.methods import build_method
 
-    method = build_method("animeinterp", placement=resolve_placement("cpu", "fp32"), weights=weights, sgm="zero", fast=fast)
+    method = build_method(
+        "animeinterp", placement=resolve_placement("cpu", "fp32"), weights=weights, inline_guidance=False, fast=fast
+    ).interpolator
     width, height = size
     img = torch.rand(1, 3, height + (-height) % 4, width + (-width) % 4)
     with torch.inference_mode():

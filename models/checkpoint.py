@@ -89,11 +89,6 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(stripped, config)
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The state dict of a weights file, ``module.`` prefixes stripped."""
-    return read_checkpoint(path).state_dict
-
-
 def save_checkpoint(path: str | Path, model: nn.Module, config: dict | None = None) -> None:
     """Save our own layout: ``{"state_dict": ..., "config": config}`` (tensors on the CPU)."""
     state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -234,11 +234,6 @@ class VideoWriter:
             packet.stream = self._copied[packet.stream.index]
             self._container.mux(packet)
 
-    @property
-    def frames_written(self) -> int:
-        """How many frames :meth:`write` has encoded."""
-        return self._frames_written
-
     def close(self) -> None:
         """Flush the encoder, copy the remaining audio/subtitle packets, and close the file."""
         if self._container is None:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 REFERENCE_SIZE = (960, 540)  # (width, height) at which the original computes SGM
 DESCRIPTORS = ("auto", "vgg", "color")
 DIS_PRESETS = ("ultrafast", "fast", "medium")
-FLOW_LAYOUTS = ("aligned", "mosaic")
 
 
 class SGMInputError(ValueError):
@@ -61,11 +60,10 @@ class SGMConfig:
     merge_small_area: int = 500  # regions below this area are merge candidates
     merge_histogram_bins: int = 25  # per colour channel
 
-    # §6.6–6.8 descriptors, affinity, matching
+    # §6.6–6.8 descriptors, affinity, matching (mutual nearest neighbours: the released rank-sum threshold 0)
     color_bins: int = 16  # per CIELAB channel for the weights-free descriptor
     size_ratio_penalty: float = 3.0  # affinity −= ratio/20 when the size ratio exceeds this
     distance_penalty: float = 0.14  # affinity −= δ/5 when the centroid distance / diagonal exceeds this
-    rank_sum_thr: int = 0  # 0 = mutual nearest neighbours
     max_match_segments: int = 1024  # bound on the segments per frame entering the affinity (largest kept)
 
     # §6.9 piece-wise flow
@@ -74,7 +72,6 @@ class SGMConfig:
     max_segment_fraction: float = 0.12  # ... and less than this fraction of the frame
     max_size_ratio: float = 3.0
     min_overlap: float = 0.8  # DIS consistency gate: warped-mask overlap must exceed this
-    flow_layout: str = "aligned"  # "aligned" (one frame-sized DIS) or "mosaic" (isolated patches); see flow.py
     # DIS inside the segments: OpenCV's MEDIUM preset as shipped. The original refines it to
     # finest scale 0 with 25 variational and 50 gradient-descent iterations, which costs 8× the
     # time here for 0.2–0.3 px less EPE on translated cartoon shapes (bench/sgm_bench.py).
@@ -82,7 +79,6 @@ class SGMConfig:
     dis_finest_scale: int = 1
     dis_variational_iterations: int = 5
     dis_gradient_descent_iterations: int = 25
-    max_mosaic_fraction: float = 4.0  # bound on the DIS mosaic area, in working frames
 
     def __post_init__(self):
         width, height = self.working_size
@@ -92,8 +88,6 @@ class SGMConfig:
             raise SGMInputError(f"unknown SGM descriptor {self.descriptor!r}; choose one of {', '.join(DESCRIPTORS)}")
         if self.dis_preset not in DIS_PRESETS:
             raise SGMInputError(f"unknown DIS preset {self.dis_preset!r}; choose one of {', '.join(DIS_PRESETS)}")
-        if self.flow_layout not in FLOW_LAYOUTS:
-            raise SGMInputError(f"unknown SGM flow layout {self.flow_layout!r}; choose one of {', '.join(FLOW_LAYOUTS)}")
         if self.vgg_precision not in ("fp32", "bf16", "fp16"):
             raise SGMInputError(f"unknown VGG precision {self.vgg_precision!r}; choose fp32, bf16 or fp16")
 

@@ -7,15 +7,11 @@ The original cuts, for each valid match (i → j), grey patches at both segments
 in a common canvas of max(h, 16) + 10 by max(w, 16) + 10 pixels, runs OpenCV DIS on the pair,
 keeps the result when the forward-splatted mask of i overlaps j by more than 80 %, and gives
 each pixel of i the flow (placement offset) + DIS. One DIS call per segment is what makes it
-slow, so here all segments share one DIS call per direction, in one of two layouts:
-
-- ``"aligned"`` (default): every matched segment j of frame 1 is pasted back by its placement
-  offset onto a canvas the size of the frame, so it lies over its partner i; DIS runs between
-  frame 0 (valid segments only, zero elsewhere) and that canvas. Cost: one frame-sized DIS.
-  Segments are not isolated from their neighbours as in the original, so DIS may smear a few
-  pixels across touching segments.
-- ``"mosaic"``: the original's per-pair canvases become tiles of two mosaics (shelf-packed,
-  8 px apart): isolated like the original, but the mosaic is typically 2–3 frames large.
+slow, so here all segments share one DIS call per direction: every matched segment j of
+frame 1 is pasted back by its placement offset onto a canvas the size of the frame, so it lies
+over its partner i; DIS runs between frame 0 (valid segments only, zero elsewhere) and that
+canvas. Cost: one frame-sized DIS. Segments are not isolated from their neighbours as in the
+original, so DIS may smear a few pixels across touching segments.
 
 The consistency gate moves every pixel of i to its nearest landing pixel and counts the share
 that lands on j (the original splats bilinearly and counts landed pixels; the two agree up to
@@ -38,7 +34,6 @@ _DIS_PRESETS = {
 }
 MIN_PATCH = 16  # canvas side before the margin
 PATCH_MARGIN = 10  # canvas = max(size, MIN_PATCH) + this
-TILE_GAP = 8  # zero pixels between mosaic tiles, against DIS cross-talk
 DARK_MEAN = 20  # segments darker than this on average are brightened for DIS
 
 
@@ -65,27 +60,6 @@ def valid_matches(
     )
 
 
-def _shelf_pack(heights: np.ndarray, widths: np.ndarray, row_width: int, max_area: float):
-    """Place rectangles on shelves (tallest first), ``TILE_GAP`` apart, inside ``row_width``.
-
-    Returns (placed indices, their (y, x) origins, mosaic height); rectangles that would push
-    the mosaic past ``max_area`` pixels are left out.
-    """
-    placed, origins = [], []
-    x = y = shelf = 0
-    for index in np.argsort(-heights, kind="stable"):
-        height, width = int(heights[index]), int(widths[index])
-        if x and x + width > row_width:
-            x, y, shelf = 0, y + shelf + TILE_GAP, 0
-        if (y + height) * row_width > max_area:
-            break  # taller tiles come first, so nothing else fits below either
-        placed.append(index)
-        origins.append((y, x))
-        x += width + TILE_GAP
-        shelf = max(shelf, height)
-    return np.asarray(placed, np.int64), np.asarray(origins, np.int64).reshape(-1, 2), y + shelf
-
-
 def dis_gray(image: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
     """(H, W) uint8 grey of an RGB frame as the flow step feeds it to DIS: every segment whose
     mean grey is below DARK_MEAN is mapped to 0.8·g + 40 (as the original does per patch), so
@@ -108,8 +82,8 @@ def _dis(config: SGMConfig):
 
 
 def _aligned_layout(gray0, gray1, source_pairs, labels1, targets, shift):
-    """DIS images for the "aligned" layout: (image0, image1, image1's pair ids (−1 = none),
-    image0 → DIS offsets per pair). ``source_pairs`` is frame 0's pair-id map."""
+    """DIS images (see the module docstring): (image0, image1, image1's pair ids (−1 = none)),
+    all frame-sized. ``source_pairs`` is frame 0's pair-id map."""
     height, width = source_pairs.shape
     image0 = np.where(source_pairs >= 0, gray0, 0).astype(np.uint8)
     pair_of_target = np.full(int(labels1.max()) + 1, -1, np.int32)
@@ -125,39 +99,7 @@ def _aligned_layout(gray0, gray1, source_pairs, labels1, targets, shift):
     ids1 = np.full(source_pairs.shape, -1, np.int32)
     image1.ravel()[canvas] = gray1.ravel()[index[inside]]
     ids1.ravel()[canvas] = pair[inside]
-    return image0, image1, ids1, np.zeros((targets.size, 2), np.int64)
-
-
-def _mosaic_layout(gray0, gray1, labels0, labels1, sources, targets, box0, box1, tile, pad0, pad1, config):
-    """DIS images for the "mosaic" layout (see module docstring): each pair's (w, h) ``tile``
-    holds its two segments at front pads ``pad0``/``pad1``. Returns (image0, image1, image1's
-    pair ids, image0 → mosaic offsets per pair, placed per pair): pairs that do not fit the
-    area bound are not placed."""
-    height, width = labels0.shape
-    row_width = max(width, int(tile[:, 0].max()))
-    placed, origins, mosaic_height = _shelf_pack(
-        tile[:, 1], tile[:, 0], row_width, config.max_mosaic_fraction * width * height
-    )
-    image0 = np.zeros((max(mosaic_height, 1), row_width), np.uint8)
-    image1 = np.zeros_like(image0)
-    ids1 = np.full(image0.shape, -1, np.int32)
-    to_mosaic = np.zeros((sources.size, 2), np.int64)
-    for pair, (oy, ox) in zip(placed, origins):
-        for image, ids, gray, labels, segment, box, pad in (
-            (image0, None, gray0, labels0, sources[pair], box0[pair], pad0[pair]),
-            (image1, ids1, gray1, labels1, targets[pair], box1[pair], pad1[pair]),
-        ):
-            x0, y0, x1, y1 = box
-            inside = labels[y0:y1 + 1, x0:x1 + 1] == segment
-            top, left = oy + pad[1], ox + pad[0]
-            window = (slice(top, top + inside.shape[0]), slice(left, left + inside.shape[1]))
-            image[window][inside] = gray[y0:y1 + 1, x0:x1 + 1][inside]
-            if ids is not None:
-                ids[window][inside] = pair
-        to_mosaic[pair] = (ox + pad0[pair, 0] - box0[pair, 0], oy + pad0[pair, 1] - box0[pair, 1])
-    fitted = np.zeros(sources.size, bool)
-    fitted[placed] = True
-    return image0, image1, ids1, to_mosaic, fitted
+    return image0, image1, ids1
 
 
 def piecewise_flow(
@@ -175,8 +117,8 @@ def piecewise_flow(
 
     ``gray*`` are (H, W) uint8 DIS inputs (:func:`dis_gray`), ``labels*`` (H, W) int segment
     maps 0..N−1, ``match``/``valid``
-    (N0,) from the matching. A target claimed by several sources (possible only with
-    rank_sum_thr > 0) keeps its first source. Returns (flow (2, H, W) float32, valid (H, W) bool).
+    (N0,) from the matching. A target claimed by several sources keeps its first source.
+    Returns (flow (2, H, W) float32, valid (H, W) bool).
     """
     height, width = labels0.shape
     flow = np.zeros((2, height, width), np.float32)
@@ -197,31 +139,20 @@ def piecewise_flow(
     pair_of_source = np.full(stats0.areas.size, -1, np.int32)
     pair_of_source[sources] = np.arange(sources.size)
     source_pairs = pair_of_source[labels0]
-    if config.flow_layout == "aligned":
-        image0, image1, ids1, to_dis = _aligned_layout(gray0, gray1, source_pairs, labels1, targets, shift)
-        fitted = np.ones(sources.size, bool)
-    else:
-        image0, image1, ids1, to_dis, fitted = _mosaic_layout(
-            gray0, gray1, labels0, labels1, sources, targets, box0, box1, tile, pad0, pad1, config
-        )
+    image0, image1, ids1 = _aligned_layout(gray0, gray1, source_pairs, labels1, targets, shift)
     index = np.flatnonzero(source_pairs >= 0)  # the pixels of frame 0 that may get a flow
     pair = source_pairs.ravel()[index]
-    index, pair = index[fitted[pair]], pair[fitted[pair]]
-    if index.size == 0:  # nothing fitted in the mosaic
-        return flow, np.zeros((height, width), bool)
     dis_flow = _dis(config).calc(image0, image1, None)  # (Hd, Wd, 2)
 
-    # where each pixel sits in the DIS images, and where DIS moves it
+    # where DIS moves each pixel (the DIS images are frame-aligned)
     ys, xs = np.divmod(index, width)
-    dis_height, dis_width = ids1.shape
-    dx, dy = xs + to_dis[pair, 0], ys + to_dis[pair, 1]
-    moved = dis_flow.reshape(-1, 2)[dy * dis_width + dx]
+    moved = dis_flow.reshape(-1, 2)[index]
     # consistency gate: the share of each source segment's pixels that lands on its partner
-    tx = np.rint(dx + moved[:, 0]).astype(np.int64)
-    ty = np.rint(dy + moved[:, 1]).astype(np.int64)
-    inside = (tx >= 0) & (tx < dis_width) & (ty >= 0) & (ty < dis_height)
+    tx = np.rint(xs + moved[:, 0]).astype(np.int64)
+    ty = np.rint(ys + moved[:, 1]).astype(np.int64)
+    inside = (tx >= 0) & (tx < width) & (ty >= 0) & (ty < height)
     on_partner = np.zeros(pair.size, bool)
-    on_partner[inside] = ids1.ravel()[(ty * dis_width + tx)[inside]] == pair[inside]
+    on_partner[inside] = ids1.ravel()[(ty * width + tx)[inside]] == pair[inside]
     pixels = np.bincount(pair, minlength=sources.size)
     accepted = np.bincount(pair[on_partner], minlength=sources.size) > config.min_overlap * pixels
 

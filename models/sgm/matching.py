@@ -54,36 +54,19 @@ def affinity(
     return result
 
 
-def _ranks(values: np.ndarray, axis: int) -> np.ndarray:
-    """Rank of each entry along ``axis`` by descending value (0 = largest)."""
-    order = np.argsort(-values, axis=axis, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.broadcast_to(
-        np.arange(values.shape[axis]).reshape([-1 if a == axis else 1 for a in range(2)]), values.shape), axis=axis)
-    return ranks
+def mutual_match(affinity_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mutual nearest neighbours in both directions (spec §6.8 with the released threshold 0).
 
-
-def mutual_match(affinity_matrix: np.ndarray, rank_sum_thr: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Rank-sum matching in both directions (spec §6.8).
-
-    R(i, j) = rank of j in row i + rank of i in column j (0 = best). Row i matches
-    argmin_j R(i, j), column j matches argmin_i R(i, j); a match is accepted when its rank sum
-    is ≤ ``rank_sum_thr``. With 0 that is exactly "mutual nearest neighbours", computed with
-    two argmax calls instead of sorting.
+    The original accepts a match when R(i, j) = rank of j in row i + rank of i in column j
+    (0 = best) is at most its threshold; the released value 0 means exactly "j is row i's best
+    and i is column j's best", computed here with two argmax calls instead of sorting.
     Returns (match01 (N0,), accepted01 (N0,) bool, match10 (N1,), accepted10 (N1,) bool).
     """
     rows, columns = affinity_matrix.shape
     if rows == 0 or columns == 0:
         return np.zeros(rows, np.int64), np.zeros(rows, bool), np.zeros(columns, np.int64), np.zeros(columns, bool)
-    if rank_sum_thr == 0:
-        best_column = affinity_matrix.argmax(1)
-        best_row = affinity_matrix.argmax(0)
-        accepted01 = best_row[best_column] == np.arange(rows)
-        accepted10 = best_column[best_row] == np.arange(columns)
-        return best_column, accepted01, best_row, accepted10
-    rank_sum = _ranks(affinity_matrix, 1) + _ranks(affinity_matrix, 0)
-    match01 = rank_sum.argmin(1)
-    match10 = rank_sum.argmin(0)
-    accepted01 = rank_sum[np.arange(rows), match01] <= rank_sum_thr
-    accepted10 = rank_sum[match10, np.arange(columns)] <= rank_sum_thr
-    return match01, accepted01, match10, accepted10
+    best_column = affinity_matrix.argmax(1)
+    best_row = affinity_matrix.argmax(0)
+    accepted01 = best_row[best_column] == np.arange(rows)
+    accepted10 = best_column[best_row] == np.arange(columns)
+    return best_column, accepted01, best_row, accepted10

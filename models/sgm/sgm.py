@@ -170,7 +170,7 @@ def _match_segments(stats: list[SegmentStats], descriptors: list[np.ndarray], co
         stats[0].take(candidates[0]), stats[1].take(candidates[1]),
         config.working_size, config.size_ratio_penalty, config.distance_penalty,
     )
-    match01, accepted01, match10, accepted10 = mutual_match(scores, config.rank_sum_thr)
+    match01, accepted01, match10, accepted10 = mutual_match(scores)
     directions = []
     for source, match, accepted in ((0, match01, accepted01), (1, match10, accepted10)):
         target = 1 - source

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from models.animeinterp import AnimeInterp, load_animeinterp
-from models.checkpoint import CheckpointError, load_strict, read_checkpoint, read_state_dict, save_checkpoint
+from models.checkpoint import CheckpointError, load_strict, read_checkpoint, save_checkpoint
 from models.config import AnimeInterpConfig
 
 MANIFEST = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "animeinterp_state_dict.tsv"
@@ -90,7 +90,7 @@ def test_truncated_file(tmp_path, legacy):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt") as error:
-        read_state_dict(path)
+        read_checkpoint(path)
     only_message(error)
 
 
@@ -106,15 +106,15 @@ def test_files_that_are_not_checkpoints(tmp_path, content, expected):
     path = tmp_path / "frame.png"
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match=expected) as error:
-        read_state_dict(path)
+        read_checkpoint(path)
     only_message(error)
 
 
 def test_missing_path_and_directory(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
-        read_state_dict(tmp_path / "nothing.ckpt")
+        read_checkpoint(tmp_path / "nothing.ckpt")
     with pytest.raises(CheckpointError, match="not a file"):
-        read_state_dict(tmp_path)
+        read_checkpoint(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_wrong_contents(tmp_path, content, expected):
     path = tmp_path / "odd.ckpt"
     torch.save(content, path)
     with pytest.raises(CheckpointError, match=expected) as error:
-        read_state_dict(path)
+        read_checkpoint(path)
     only_message(error)
 
 
@@ -152,7 +152,7 @@ def test_bare_state_dict_with_prefix_is_accepted(tmp_path):
     model = AnimeInterp(AnimeInterpConfig.tiny())
     path = tmp_path / "bare.pth"
     torch.save({"module." + k: v for k, v in model.state_dict().items()}, path)
-    assert set(read_state_dict(path)) == set(model.state_dict())
+    assert set(read_checkpoint(path).state_dict) == set(model.state_dict())
 
 
 def test_invalid_stored_config_is_reported(tmp_path):

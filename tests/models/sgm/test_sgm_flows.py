@@ -26,11 +26,10 @@ def check_result(result, height, width):
     assert set(result.timings) == set(STAGES)
 
 
-@pytest.mark.parametrize("layout", ["aligned", "mosaic"])
-def test_translated_shapes_are_matched_with_small_error(layout):
+def test_translated_shapes_are_matched_with_small_error():
     rng = np.random.default_rng(11)
     pair = render_pair(rng, 480, 270, shapes=5, max_shift=75, max_rotation=0, scale_range=(1, 1), radius_range=(16, 30))
-    config = SGMConfig(working_size=(480, 270), descriptor="color", flow_layout=layout)
+    config = SGMConfig(working_size=(480, 270), descriptor="color")
     result = sgm_flows(pair.frame0, pair.frame1, config)
     check_result(result, 270, 480)
     report = shape_report(pair, result.flow01, result.valid01)
@@ -89,7 +88,6 @@ def test_invalid_frames_are_value_errors(frame0, frame1, message):
         ({"working_size": (8, 540)}, "at least"),
         ({"descriptor": "sift"}, "descriptor"),
         ({"dis_preset": "slow"}, "DIS"),
-        ({"flow_layout": "grid"}, "layout"),
         ({"vgg_precision": "int8"}, "precision"),
     ],
 )
@@ -146,11 +144,10 @@ def textured_square_pair(shift=(7, 3)):
     return gray0, gray1, labels0, labels1
 
 
-@pytest.mark.parametrize("layout", ["aligned", "mosaic"])
-def test_piecewise_flow_of_a_moved_square(layout):
+def test_piecewise_flow_of_a_moved_square():
     gray0, gray1, labels0, labels1 = textured_square_pair((7, 3))
     stats0, stats1 = segment_stats(labels0, 2), segment_stats(labels1, 2)
-    config = SGMConfig(working_size=(80, 60), flow_layout=layout)
+    config = SGMConfig(working_size=(80, 60))
     valid = np.array([False, True])  # the background (segment 0) is not matched
     flow, mask = piecewise_flow(gray0, gray1, labels0, labels1, stats0, stats1, np.array([0, 1]), valid, config)
     assert (mask == (labels0 == 1)).all()
@@ -169,15 +166,6 @@ def test_piecewise_flow_rejects_a_match_that_lands_elsewhere():
     stats0, stats1 = segment_stats(labels0, 2), segment_stats(labels1, 2)
     flow, mask = piecewise_flow(gray0, gray1, labels0, labels1, stats0, stats1, np.array([0, 1]),
                                 np.array([False, True]), SGMConfig(working_size=(80, 60)))
-    assert not mask.any() and not flow.any()
-
-
-def test_mosaic_area_bound_leaves_pairs_out_without_error():
-    gray0, gray1, labels0, labels1 = textured_square_pair()
-    stats0, stats1 = segment_stats(labels0, 2), segment_stats(labels1, 2)
-    config = SGMConfig(working_size=(80, 60), flow_layout="mosaic", max_mosaic_fraction=0.01)
-    flow, mask = piecewise_flow(gray0, gray1, labels0, labels1, stats0, stats1, np.array([0, 1]),
-                                np.array([False, True]), config)
     assert not mask.any() and not flow.any()
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from models.sgm import SGMConfig
 from models.sgm.descriptors import SegmentStats, _soft_histogram, color_descriptors, segment_stats
-from models.sgm.matching import _ranks, affinity, histogram_intersection, mutual_match
+from models.sgm.matching import affinity, histogram_intersection, mutual_match
 
 
 def stats(areas, centroids):
@@ -74,22 +74,24 @@ def test_mutual_match_recovers_a_permutation():
     assert match10[permutation].tolist() == list(range(6)) and accepted10.all()
 
 
-def test_mutual_match_rank_sums_by_hand():
+def test_mutual_match_by_hand():
     scores = np.array([[0.9, 0.8], [0.95, 0.1]])
     # row 0 prefers column 0, but column 0 prefers row 1: only (1, 0) is mutual
-    match01, accepted01, match10, accepted10 = mutual_match(scores, 0)
+    match01, accepted01, match10, accepted10 = mutual_match(scores)
     assert match01.tolist() == [0, 0] and accepted01.tolist() == [False, True]
     assert match10.tolist() == [1, 0] and accepted10.tolist() == [True, False]
-    # rank sums R = [[1, 1], [0, 2]]: with a threshold of 1, row 0 gets column 0 and column 1 gets row 0
-    match01, accepted01, match10, accepted10 = mutual_match(scores, 1)
-    assert match01.tolist() == [0, 0] and accepted01.tolist() == [True, True]
-    assert match10.tolist() == [1, 0] and accepted10.tolist() == [True, True]
+
+
+def _ranks(values: np.ndarray, axis: int) -> np.ndarray:
+    """Rank of each entry along ``axis`` by descending value (0 = largest), by sorting."""
+    return np.argsort(np.argsort(-values, axis=axis, kind="stable"), axis=axis, kind="stable")
 
 
 def test_mutual_nearest_neighbours_equal_rank_sum_zero():
+    # the spec's definition: accepted iff the best rank sum R(i, j) = rank in row + rank in column is 0
     scores = np.random.default_rng(1).uniform(size=(30, 40))
     rank_sum = _ranks(scores, 1) + _ranks(scores, 0)
-    _, accepted01, _, accepted10 = mutual_match(scores, 0)
+    _, accepted01, _, accepted10 = mutual_match(scores)
     assert accepted01.tolist() == (rank_sum.min(1) == 0).tolist()
     assert accepted10.tolist() == (rank_sum.min(0) == 0).tolist()
 
