@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from animeinterp_cli.engine.compile import COMPILE_MIN_FRAMES, compile_unavailable
+from animeinterp_cli.engine.compile import compile_decision
 from animeinterp_cli.engine.device import default_batch_size, resolve_placement
 from animeinterp_cli.engine.execute import execute_plan
 from animeinterp_cli.engine.methods import build_method, check_flow_scale
@@ -26,7 +26,7 @@ from animeinterp_cli.engine.runner import PairRunner
 from animeinterp_cli.errors import ConfigError, InputError
 from animeinterp_cli.options import CompileMode, Device, Model, Precision, Sgm, coerce
 from animeinterp_cli.schedule.detect import DetectConfig, Detector, PairScores
-from animeinterp_cli.schedule.plan import Action, Copy, Synthesize, Target, plan
+from animeinterp_cli.schedule.plan import Action, Synthesize, Target, plan
 from animeinterp_cli.video.decode import last_frame_duration, probe_video, read_frames
 from animeinterp_cli.video.encode import EncodeOptions, VideoWriter
 from animeinterp_cli.video.images import list_images, read_image, write_png
@@ -124,19 +124,15 @@ def _make_runner(config: RunConfig) -> tuple[PairRunner, Summary, tuple[str, ...
 
 
 def _maybe_compile(runner: PairRunner, mode: CompileMode, actions: list[Action], note: Callable[[str], None]) -> None:
-    """Compile the network when asked (``on``), or (``auto``) when the plan has enough frames
-    to synthesise to repay the compile time and the backend can run here."""
-    if mode == CompileMode.off or not runner.method.compile_targets():
+    """Compile the network as :func:`compile_decision` decides for this plan."""
+    if not runner.method.compile_targets():
         return
-    if mode == CompileMode.auto and sum(isinstance(a, Synthesize) for a in actions) < COMPILE_MIN_FRAMES:
-        return
-    reason = compile_unavailable(runner.placement)
-    if reason is not None:
-        if mode == CompileMode.on:
-            note(f"torch.compile cannot run here ({reason}): continuing without it")
-        return
-    runner.enable_compile(note)
-    note("compiling the network with torch.compile: the first frames take a minute or so longer")
+    synthesized = sum(isinstance(a, Synthesize) for a in actions)
+    compile_now, message = compile_decision(mode, synthesized, runner.placement)
+    if compile_now:
+        runner.enable_compile(note)
+    if message is not None:
+        note(message)
 
 
 def _plan_run(
@@ -205,7 +201,7 @@ def interpolate_video(
         if len(times) < 2:
             raise InputError(f"{input_path}: needs at least 2 frames to interpolate, found {len(times)}")
         actions = _plan_run(runner, summary, times, scores, config, times[-1] + last_frame_duration(info), note)
-        rate = config.target.fps or info.frame_rate * config.target.factor
+        rate = config.target.output_rate(info.frame_rate)
 
         # pass 2: execute the plan and encode
         progress.start("interpolating", len(actions))

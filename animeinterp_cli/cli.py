@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
@@ -16,32 +17,7 @@ import typer
 
 from animeinterp_cli import __version__, console
 from animeinterp_cli.errors import AnimeInterpError
-from animeinterp_cli.options import (
-    BatchSizeOpt,
-    CodecOpt,
-    CompileMode,
-    CompileOpt,
-    CrfOpt,
-    DedupOpt,
-    Device,
-    DeviceOpt,
-    FactorOpt,
-    FastOpt,
-    FlowScaleOpt,
-    FpsOpt,
-    Model,
-    ModelOpt,
-    OverwriteOpt,
-    Precision,
-    PrecisionOpt,
-    PresetOpt,
-    QuietOpt,
-    SceneThresholdOpt,
-    Sgm,
-    SgmOpt,
-    VggWeightsOpt,
-    WeightsOpt,
-)
+from animeinterp_cli.options import CodecOpt, CrfOpt, DeviceOptions, FpsOpt, PresetOpt, RunOptions, with_options
 
 app = typer.Typer(
     name="animeinterp",
@@ -67,15 +43,25 @@ def _root(
     """Frame interpolation for anime and cartoons."""
 
 
-def _run_config(*, factor: int, fps: Fraction | None, scene_threshold: float | None, compile_mode: CompileMode, **settings):
-    """The :class:`RunConfig` of a command's options; ``settings`` are named as its fields."""
+#: options of the run commands that are the command line's own business, not the run's
+_CLI_ONLY = ("quiet",)
+
+
+def _run_config(options: RunOptions, hardware: DeviceOptions, *, fps: Fraction | None = None, **settings):
+    """The :class:`RunConfig` of a run command's options (fields named as ``RunConfig``'s go
+    straight in) and of ``settings``, the command's own."""
     from animeinterp_cli.api import RunConfig
     from animeinterp_cli.schedule.detect import DetectConfig
     from animeinterp_cli.schedule.plan import Target
 
+    given = {f.name: getattr(group, f.name) for group in (options, hardware) for f in fields(group)}
+    for name in _CLI_ONLY:
+        del given[name]
+    factor, scene_threshold = given.pop("factor"), given.pop("scene_threshold")
+    given["compile"] = given.pop("compile_mode")
     detect = DetectConfig() if scene_threshold is None else DetectConfig(scene_threshold=scene_threshold)
     target = Target(fps=fps) if fps is not None else Target(factor=factor)
-    return RunConfig(target=target, detect=detect, compile=compile_mode, **settings)
+    return RunConfig(target=target, detect=detect, **given, **settings)
 
 
 def _run_and_report(job, source: Path, target: Path, config, quiet: bool) -> None:
@@ -96,71 +82,39 @@ def _run_and_report(job, source: Path, target: Path, config, quiet: bool) -> Non
 
 
 @app.command()
+@with_options(options=RunOptions, hardware=DeviceOptions)
 def double(
     input: Annotated[Path, typer.Argument(help="Input video.")],
     output: Annotated[Path, typer.Argument(help="Output video; the container follows the extension (mp4, mkv, mov, webm).")],
-    factor: FactorOpt = 2,
     fps: FpsOpt = None,
-    model: ModelOpt = Model.auto,
-    weights: WeightsOpt = None,
-    sgm: SgmOpt = Sgm.inline,
-    vgg_weights: VggWeightsOpt = None,
-    device: DeviceOpt = Device.auto,
-    precision: PrecisionOpt = Precision.auto,
-    batch_size: BatchSizeOpt = None,
-    fast: FastOpt = False,
-    flow_scale: FlowScaleOpt = None,
-    compile_mode: CompileOpt = CompileMode.auto,
-    dedup: DedupOpt = True,
-    scene_threshold: SceneThresholdOpt = None,
     codec: CodecOpt = "libx264",
     crf: CrfOpt = 17,
     preset: PresetOpt = "medium",
-    overwrite: OverwriteOpt = False,
-    quiet: QuietOpt = False,
+    *,
+    options: RunOptions,
+    hardware: DeviceOptions,
 ) -> None:
     """Interpolate a video: 2× (default), --factor N, or --fps RATE. Audio and subtitles are copied."""
     from animeinterp_cli.api import interpolate_video
     from animeinterp_cli.video.encode import EncodeOptions
 
-    config = _run_config(
-        factor=factor, fps=fps, model=model, weights=weights, sgm=sgm, vgg_weights=vgg_weights, device=device,
-        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, compile_mode=compile_mode,
-        dedup=dedup, scene_threshold=scene_threshold, overwrite=overwrite,
-        encode=EncodeOptions(codec=codec, crf=crf, preset=preset),
-    )
-    _run_and_report(interpolate_video, input, output, config, quiet)
+    config = _run_config(options, hardware, fps=fps, encode=EncodeOptions(codec=codec, crf=crf, preset=preset))
+    _run_and_report(interpolate_video, input, output, config, options.quiet)
 
 
 @app.command()
+@with_options(options=RunOptions, hardware=DeviceOptions)
 def frames(
     dir_in: Annotated[Path, typer.Argument(help="Folder of PNG/JPEG/WebP frames (natural sort order).")],
     dir_out: Annotated[Path, typer.Argument(help="Folder for the numbered PNG output (created).")],
-    factor: FactorOpt = 2,
-    model: ModelOpt = Model.auto,
-    weights: WeightsOpt = None,
-    sgm: SgmOpt = Sgm.inline,
-    vgg_weights: VggWeightsOpt = None,
-    device: DeviceOpt = Device.auto,
-    precision: PrecisionOpt = Precision.auto,
-    batch_size: BatchSizeOpt = None,
-    fast: FastOpt = False,
-    flow_scale: FlowScaleOpt = None,
-    compile_mode: CompileOpt = CompileMode.auto,
-    dedup: DedupOpt = True,
-    scene_threshold: SceneThresholdOpt = None,
-    overwrite: OverwriteOpt = False,
-    quiet: QuietOpt = False,
+    *,
+    options: RunOptions,
+    hardware: DeviceOptions,
 ) -> None:
     """Interpolate an image sequence: N images → (N − 1)·factor + 1 PNGs, originals kept bit-exact."""
     from animeinterp_cli.api import interpolate_frames
 
-    config = _run_config(
-        factor=factor, fps=None, model=model, weights=weights, sgm=sgm, vgg_weights=vgg_weights, device=device,
-        precision=precision, batch_size=batch_size, fast=fast, flow_scale=flow_scale, compile_mode=compile_mode,
-        dedup=dedup, scene_threshold=scene_threshold, overwrite=overwrite,
-    )
-    _run_and_report(interpolate_frames, dir_in, dir_out, config, quiet)
+    _run_and_report(interpolate_frames, dir_in, dir_out, _run_config(options, hardware), options.quiet)
 
 
 @app.command("weights")
@@ -217,7 +171,7 @@ def main() -> None:
     try:
         result = app(standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: Typer's message, exit 2
-        exc.show()
+        exc.show()  # pyright: ignore[reportAttributeAccessIssue] - Typer's usage errors all have show()
         sys.exit(exc.exit_code)
     except AnimeInterpError as exc:
         _fail(exc)

@@ -9,6 +9,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -32,7 +33,7 @@ class RichProgress:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def start(self, description: str, total: int) -> None:
         if self.quiet:
@@ -53,7 +54,7 @@ class RichProgress:
         self._task = self._progress.add_task(description, total=total or None)
 
     def advance(self, count: int = 1) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, count)
 
     def stop(self) -> None:

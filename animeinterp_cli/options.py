@@ -5,21 +5,29 @@ The enums are also the library's types (``RunConfig``, ``resolve_placement``,
 ``build_method``…): a value is a plain ``str`` too, so ``Device("cpu") == "cpu"``. Typer turns
 an enum into a choice list, so an unknown word is a usage error (exit 2) naming the choices.
 
-To add an option: declare its alias here (and its enum, if it is a choice), then list it as a
-parameter of the commands that take it, with its default.
+Options that several commands share are grouped in dataclasses (:class:`DeviceOptions`,
+:class:`RunOptions`); :func:`with_options` gives a command the options of its groups as
+parameters and hands each group back to it as one value. To add an option: declare its alias here (and its enum, if
+it is a choice), then add it as a field, with its default, to the group of the commands that
+take it (a :class:`RunOptions` field named as a ``RunConfig`` field goes straight into it), or
+as a parameter of the one command that takes it.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Optional, TypeVar
+from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 
 from animeinterp_cli.errors import ConfigError
-
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -187,3 +195,65 @@ CrfOpt = Annotated[int, typer.Option(min=0, max=63, help="Constant rate factor (
 PresetOpt = Annotated[str, typer.Option(help="Encoder preset (e.g. x264's ultrafast … veryslow).")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
+
+
+# --- groups of options that several commands take ---
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    """Where the networks run: every command that runs a method (double, frames, benchmark)."""
+
+    device: DeviceOpt = Device.auto
+    precision: PrecisionOpt = Precision.auto
+    batch_size: BatchSizeOpt = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of every command that runs the pipeline on an input (double, frames)."""
+
+    factor: FactorOpt = 2
+    model: ModelOpt = Model.auto
+    weights: WeightsOpt = None
+    sgm: SgmOpt = Sgm.inline
+    vgg_weights: VggWeightsOpt = None
+    fast: FastOpt = False
+    flow_scale: FlowScaleOpt = None
+    compile_mode: CompileOpt = CompileMode.auto
+    dedup: DedupOpt = True
+    scene_threshold: SceneThresholdOpt = None
+    overwrite: OverwriteOpt = False
+    quiet: QuietOpt = False
+
+
+def with_options(**groups: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator for a Typer command that takes keyword-only groups of options (``name=Group``,
+    e.g. ``hardware=DeviceOptions``): the groups' fields become the command's own options
+    (after its parameters, group by group, in field order), and the command is called with each
+    group's values gathered in one instance, under the group's name."""
+    shared: list[inspect.Parameter] = []
+    members: dict[str, list[str]] = {}
+    for group_name, group in groups.items():
+        hints = typing.get_type_hints(group, include_extras=True)
+        for field in fields(group):
+            if any(field.name == p.name for p in shared):
+                raise TypeError(f"option {field.name!r} is in two groups")
+            shared.append(inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default,
+                                            annotation=hints[field.name]))
+            members.setdefault(group_name, []).append(field.name)
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for name, p in signature.parameters.items() if name not in groups]
+
+        @functools.wraps(command)
+        def run(**values: Any) -> Any:
+            for group_name, group in groups.items():
+                values[group_name] = group(**{name: values.pop(name) for name in members[group_name]})
+            return command(**values)
+
+        run.__signature__ = signature.replace(parameters=own + shared)  # type: ignore[attr-defined]
+        return run
+
+    return decorate

@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import av
-
 from clips import REPO, SAMPLE_CLIP, scaled_clip
 
 # runs the CLI in this child process, then reports the child's own peak RSS (KiB on Linux)
@@ -40,7 +39,7 @@ def peak_kib(clip: Path, out: Path, model: str) -> int:
          "--preset", "veryfast"],
         capture_output=True, text=True, check=True, cwd=REPO,
     )
-    line = next(l for l in result.stdout.splitlines() if l.startswith("PEAK_KIB"))
+    line = next(text for text in result.stdout.splitlines() if text.startswith("PEAK_KIB"))
     return int(line.split()[1])
 
 

@@ -122,7 +122,7 @@ def run_one(width: int, height: int, precision: str, iters: int, channels_last: 
     t = torch.tensor([0.5])
     results = {}
     with torch.inference_mode(), autocast(precision):
-        for attempt in ("warm-up", "timed"):
+        for _attempt in ("warm-up", "timed"):
             start = now()
             motion = model.estimate(img0, img1)
             timer._stop("estimate", start)

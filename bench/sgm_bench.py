@@ -34,9 +34,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "models" / "sgm"))  # the cartoon renderer the tests use
 
+from sgm_cartoons import render_pair, shape_report  # noqa: E402
+
 from models.sgm import SGMConfig, sgm_flows  # noqa: E402
 from models.sgm.sgm import STAGES  # noqa: E402
-from sgm_cartoons import render_pair, shape_report  # noqa: E402
 
 TRIPLETS = REPO.parent / "shared" / "samples" / "triplets"
 PICTURED = ("onepiece_demo_0106-0109-0112", "lvcd_sample_2_0045-0046-0047")

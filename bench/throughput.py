@@ -246,9 +246,9 @@ def main() -> None:
         return
 
     import torch
+    from clips import SAMPLE_CLIP, scaled_clip
 
     from animeinterp_cli.engine.methods import resolve_weights
-    from clips import SAMPLE_CLIP, scaled_clip
     from models.animeinterp import AnimeInterp
     from models.checkpoint import save_checkpoint
     from models.config import AnimeInterpConfig

@@ -13,6 +13,16 @@ SHARED = REPO.parent / "shared"
 SAMPLES = SHARED / "samples"
 
 
+def pytest_collection_modifyitems(config, items):
+    """``gpu`` tests run wherever CUDA is present and are skipped, saying why, elsewhere."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def samples() -> Path:
     """../shared/samples beside the checkout (tests that need it skip when it is absent)."""

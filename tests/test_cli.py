@@ -347,3 +347,42 @@ def test_precomputed_sgm_is_only_for_the_benchmark(capsys, tmp_path, clip, comma
     out = tmp_path / "out"
     code, err = run_cli(capsys, command, clip, out, "--sgm", "precomputed")
     _assert_clean_failure(code, err, out, expected_code=2, words=["--sgm", "'precomputed' is not one of"])
+
+
+def test_options_reach_the_run_config(capsys, monkeypatch):
+    from animeinterp_cli import api
+    from animeinterp_cli.options import CompileMode, Device, Model, Precision, Sgm
+    from animeinterp_cli.schedule.plan import Target
+
+    seen = {}
+
+    def record(source, target, config, *, progress, note):
+        seen.update(source=source, target=target, config=config)
+        return api.Summary()
+
+    monkeypatch.setattr(api, "interpolate_video", record)
+    code, err = run_cli(
+        capsys, "double", "in.mp4", "out.mkv", "--fps", "60000/1001", "--model", "classic", "--sgm", "zero",
+        "--device", "cpu", "--precision", "fp32", "--batch-size", "3", "--compile", "off", "--no-dedup",
+        "--scene-threshold", "0.3", "--flow-scale", "0.5", "--fast", "--crf", "20", "--overwrite", "--quiet",
+    )
+    assert code == 0, err
+    config = seen["config"]
+    assert (seen["source"], seen["target"]) == (Path("in.mp4"), Path("out.mkv"))
+    assert config.target == Target(fps=Fraction(60000, 1001))
+    assert (config.model, config.sgm, config.device, config.precision, config.compile) == (
+        Model.classic, Sgm.zero, Device.cpu, Precision.fp32, CompileMode.off)
+    assert (config.batch_size, config.dedup, config.detect.scene_threshold, config.flow_scale) == (3, False, 0.3, 0.5)
+    assert config.fast and config.overwrite and config.encode.crf == 20 and config.encode.codec == "libx264"
+
+
+def test_run_config_checks_its_settings_on_creation():
+    from animeinterp_cli.api import RunConfig
+    from animeinterp_cli.errors import ConfigError
+    from animeinterp_cli.options import Device
+
+    assert RunConfig(device="cpu", weights="w.pt").device is Device.cpu  # plain strings are accepted
+    for bad in ({"device": "tpu"}, {"model": "rife"}, {"sgm": "precomputed"}, {"compile": "maybe"},
+                {"batch_size": 0}, {"flow_scale": 1.5}):
+        with pytest.raises(ConfigError):
+            RunConfig(**bad)

@@ -18,22 +18,20 @@ from animeinterp_cli.benchmark.run import build_contenders, run_benchmark
 from animeinterp_cli.engine.device import default_batch_size, resolve_placement
 from animeinterp_cli.errors import InputError
 from animeinterp_cli.options import (
-    BatchSizeOpt,
-    BenchmarkSgm,
     BenchmarkMethod,
-    Device,
-    DeviceOpt,
+    BenchmarkSgm,
+    DeviceOptions,
     MetricProtocol,
     OverwriteOpt,
-    Precision,
-    PrecisionOpt,
     QuietOpt,
     WeightsOpt,
     choices,
+    with_options,
 )
 from animeinterp_cli.video.output import check_output_file, write_atomically
 
 
+@with_options(hardware=DeviceOptions)
 def benchmark(
     dataset_dir: Annotated[
         Path,
@@ -73,11 +71,10 @@ def benchmark(
         typer.Option(help=f"SGM initial flow: inline, zero, or precomputed (read {SGM_FOLDER}/)."),
     ] = BenchmarkSgm.inline,
     weights: WeightsOpt = None,
-    device: DeviceOpt = Device.auto,
-    precision: PrecisionOpt = Precision.auto,
-    batch_size: BatchSizeOpt = None,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
+    *,
+    hardware: DeviceOptions,
 ) -> None:
     """Score methods on ATD-12K-layout triplets: PSNR/SSIM, whole image and motion RoI, per level/motion/behaviour."""
     names = _method_names(method)
@@ -90,10 +87,10 @@ def benchmark(
         raise InputError(f"--sgm precomputed: no {SGM_FOLDER}/<name>/guide_flo13.npy found for {dataset_dir}")
     if not dataset.annotated:
         console.note("no annotations found: whole-image metrics only (no RoI, no per-level breakdown)")
-    placement = resolve_placement(device, precision)
+    placement = resolve_placement(hardware.device, hardware.precision)
     contenders = build_contenders(
         names, placement=placement, weights=weights, inline_guidance=sgm == BenchmarkSgm.inline,
-        batch_size=batch_size or default_batch_size(placement), note=console.note,
+        batch_size=hardware.batch_size or default_batch_size(placement), note=console.note,
     )
 
     count = min(limit, len(dataset.triplets)) if limit is not None else len(dataset.triplets)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -254,8 +255,9 @@ def _parse_level(value: object, problems: list[str]) -> int | None:
     return None
 
 
-def _parse_numbers(value: object, keys: tuple[str, ...] | None, field: str, problems: list[str]):
-    """A tuple of finite numbers from a dict (with ``keys``) or a 2-list (``keys`` None), else None."""
+def _parse_numbers(value: Any, keys: tuple[str, ...] | None, field: str, problems: list[str]) -> tuple[Any, ...] | None:
+    """A tuple of finite numbers (as many as ``keys``, or 2) from a dict (with ``keys``) or a
+    2-list (``keys`` None) read from JSON, else None."""
     if value is None:
         problems.append(f"no {field}")
         return None

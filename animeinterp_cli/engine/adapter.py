@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing
 import torch
 import torch.nn.functional as F
 
@@ -36,7 +37,7 @@ def tensor_to_float_frames(tensor: torch.Tensor) -> list[np.ndarray]:
     return list(array)
 
 
-def quantize(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def quantize(image: np.ndarray, dtype: np.typing.DTypeLike) -> np.ndarray:
     """Float (H, W, 3) in [0, 1] → integer frame of ``dtype`` with rounding to nearest."""
     scale = full_scale(np.dtype(dtype))
     return np.clip(np.rint(image * scale), 0, scale).astype(dtype)

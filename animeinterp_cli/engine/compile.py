@@ -13,11 +13,14 @@ import importlib.util
 import logging
 import os
 import shutil
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from animeinterp_cli.engine.device import Placement
+from animeinterp_cli.options import CompileMode
 
 #: synthesised frames from which ``auto`` compiles. bench/throughput.py on this project's
 #: 2-core CPU: at 960×540 compiling took ~30 s (cold cache) and saved ~0.5 s per synthesised
@@ -36,11 +39,23 @@ def compile_unavailable(placement: Placement) -> str | None:
     return None
 
 
+def compile_decision(mode: CompileMode, synthesized: int, placement: Placement) -> tuple[bool, str | None]:
+    """Whether to compile a network for a plan that synthesises ``synthesized`` frames, and
+    what to tell the user (None: nothing). ``on`` compiles whenever the backend can run here,
+    ``auto`` only from :data:`COMPILE_MIN_FRAMES` frames, quietly, ``off`` never."""
+    if mode == CompileMode.off or (mode == CompileMode.auto and synthesized < COMPILE_MIN_FRAMES):
+        return False, None
+    reason = compile_unavailable(placement)
+    if reason is not None:
+        return False, f"torch.compile cannot run here ({reason}): continuing without it" if mode == CompileMode.on else None
+    return True, "compiling the network with torch.compile: the first frames take a minute or so longer"
+
+
 def compile_modules(modules: list[nn.Module], placement: Placement) -> None:
     """Replace each module's forward with a compiled one (``dynamic=False``: one graph per
     shape). On the CPU the weights are frozen into the graph (Inductor's ``freezing``), which
     lets oneDNN pre-pack them: the modules must then only run for inference."""
-    options = {"freezing": True} if placement.device.type == "cpu" else None
+    options: dict[str, str | int | bool | Callable[..., Any]] | None = {"freezing": True} if placement.device.type == "cpu" else None
     # Inductor's C++ builder warns on every CPU-only machine that it found no CUDA runtime
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     for module in modules:

@@ -25,7 +25,6 @@ from animeinterp_cli.engine.adapter import quantize
 from animeinterp_cli.engine.runner import PairJob, PairRunner
 from animeinterp_cli.schedule.plan import Action, Copy, Synthesize
 
-
 #: actions scanned ahead per pair of a batch (a pair spans at most a few frames × the factor)
 _LOOKAHEAD_PER_PAIR = 16
 #: the next batch is prepared ahead only if it needs no source frame further than this past
@@ -117,7 +116,9 @@ def execute_plan(
             for k, segment in enumerate(segments):
                 span = actions[segment.start : segment.end]
                 if not segment.pairs:
-                    yield span[0], frame(span[0].source)
+                    (copy,) = span
+                    assert isinstance(copy, Copy)  # a segment without pairs is a lone Copy
+                    yield copy, frame(copy.source)
                 else:
                     if k not in prepared:
                         prepare(k)

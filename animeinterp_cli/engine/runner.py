@@ -59,6 +59,11 @@ class PairRunner:
         self._note = note
         return bool(self._compiled)
 
+    @property
+    def compiled(self) -> bool:
+        """Whether the method's submodules run compiled (False again after a fallback)."""
+        return bool(self._compiled)
+
     def interpolate(
         self,
         frame0: np.ndarray,

@@ -111,6 +111,13 @@ class Target:
                 raise ValueError(f"frame rate must be positive, got {self.fps}")
             object.__setattr__(self, "fps", Fraction(self.fps))
 
+    def output_rate(self, source_rate: Fraction) -> Fraction:
+        """The nominal output rate for a source of nominal rate ``source_rate``."""
+        if self.fps is not None:
+            return self.fps
+        assert self.factor is not None  # exactly one of them, checked on creation
+        return source_rate * self.factor
+
 
 _DECIMAL = re.compile(r"\d+\.(\d+)")
 
@@ -149,6 +156,7 @@ def output_times(times: Sequence[Fraction], target: Target, end_time: Fraction |
             for k in range(target.factor)
         ]
         return result if end_time is not None else [*result, last]
+    assert target.fps is not None  # a Target has a factor or a rate
     step = 1 / target.fps
     count = (
         (last - times[0]) // step + 1  # every grid time <= the last frame

@@ -1,3 +1,6 @@
+# PyAV's stubs type streams, codec contexts and av.open() as unions of every kind, and leave
+# submodules and errors unexported; the code narrows them at run time
+# pyright: reportAttributeAccessIssue=false, reportOptionalMemberAccess=false, reportReturnType=false, reportOptionalOperand=false
 """Reading videos with PyAV: what a file holds (:func:`probe_video`) and its frames (:func:`read_frames`).
 
 Conventions:

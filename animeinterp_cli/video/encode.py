@@ -1,3 +1,6 @@
+# PyAV's stubs type streams, codec contexts and av.open() as unions of every kind, and leave
+# submodules and errors unexported; the code narrows them at run time
+# pyright: reportAttributeAccessIssue=false, reportOptionalMemberAccess=false, reportReturnType=false, reportOptionalOperand=false
 """Writing the output video with PyAV: exact timestamps, the source's look, its audio and subtitles.
 
 Conventions:

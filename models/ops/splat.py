@@ -52,6 +52,7 @@ def forward_splat(
         rows = values.float().permute(0, 2, 3, 1).reshape(b, h * w, c)
         flow = flow.float()
         if mode == "soft":
+            assert metric is not None  # checked above
             m = metric.float()
             # subtract the per-image maximum: exp cannot overflow, the ratio is unchanged
             m = m - m.amax(dim=(1, 2, 3), keepdim=True).detach()
@@ -93,10 +94,10 @@ def forward_splat(
             out.scatter_add_(1, index.expand(b, h * w, c), rows * weight)
             if weight_map is not None:
                 weight_map.scatter_add_(1, index, weight if importance is None else weight * importance)
-            if coverage is not weight_map:
+            if coverage is not None and coverage is not weight_map:
                 coverage.scatter_add_(1, index, weight)
 
-        if mode != "sum":
+        if weight_map is not None and mode != "sum":
             # a hole has Σwᵢ = 0, so every wᵢ and the value sum are 0 there: multiplying by 0
             # instead of dividing leaves it exactly 0 (no epsilon anywhere)
             covered = weight_map > 0
@@ -105,5 +106,6 @@ def forward_splat(
         # back to (B, C, H, W) as a channels-last view
         result = out.view(b, h, w, c).permute(0, 3, 1, 2)
     if return_weight:
+        assert coverage is not None  # made whenever the weight is asked for
         return result, coverage.view(b, h, w, 1).permute(0, 3, 1, 2)
     return result

@@ -153,10 +153,13 @@ class VGGFeatures(nn.Module):
         # built on the meta device: no time spent initialising weights (the classifier alone
         # has 120 M) that load_vgg replaces anyway; to_empty() then gives real, uninitialised storage
         with torch.device("meta"):
-            features = vgg19(weights=None).features[: VGG_TAPS[-1] + 1]
+            features = nn.Sequential(*list(vgg19(weights=None).features.children())[: VGG_TAPS[-1] + 1])
         self.features = features.to_empty(device="cpu")
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         x = (image - self.mean) / self.std

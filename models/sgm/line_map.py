@@ -30,10 +30,11 @@ def line_map(image: np.ndarray, config: SGMConfig) -> np.ndarray:
     if peak <= 0:  # flat image: no edge at all
         return np.zeros(image.shape[:2], bool)
     # channel-wise max with OpenCV: numpy's reduction over a length-3 last axis is 10× slower
-    strongest = cv2.max(cv2.max(response[..., 0], response[..., 1]), response[..., 2]) * np.float32(255.0 / peak)
+    strongest = np.asarray(cv2.max(cv2.max(response[..., 0], response[..., 1]), response[..., 2])) * np.float32(255.0 / peak)
 
     low = strongest > config.hysteresis_low
-    count, components = cv2.connectedComponents(low.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+    count, labelled = cv2.connectedComponents(low.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+    components = np.asarray(labelled, dtype=np.int32)
     has_high = np.zeros(count, bool)
     has_high[components[strongest > config.hysteresis_high]] = True
     has_high[0] = False  # component 0 is the background of the "low" mask

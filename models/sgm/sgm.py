@@ -114,7 +114,7 @@ def sgm_flows(frame0: np.ndarray, frame1: np.ndarray, config: SGMConfig = SGMCon
     :class:`SGMInputError`; a bad VGG-19 weights file raises :class:`VGGWeightsError`.
     """
     _check_frames(frame0, frame1)
-    timings = dict.fromkeys(STAGES, 0.0)
+    timings: dict[str, float] = dict.fromkeys(STAGES, 0.0)
     descriptor_name, vgg = _choose_descriptor(config)
 
     clock = time.perf_counter()
@@ -144,8 +144,9 @@ def sgm_flows(frame0: np.ndarray, frame1: np.ndarray, config: SGMConfig = SGMCon
     clock = time.perf_counter()
     labels = [labels for labels, _ in segmentations]
     grays = [dis_gray(frame, label, stat.areas.size) for frame, label, stat in zip(frames, labels, stats)]
-    flow01, valid01 = piecewise_flow(grays[0], grays[1], labels[0], labels[1], stats[0], stats[1], *matches[0], config)
-    flow10, valid10 = piecewise_flow(grays[1], grays[0], labels[1], labels[0], stats[1], stats[0], *matches[1], config)
+    (match01, accepted01), (match10, accepted10) = matches
+    flow01, valid01 = piecewise_flow(grays[0], grays[1], labels[0], labels[1], stats[0], stats[1], match01, accepted01, config)
+    flow10, valid10 = piecewise_flow(grays[1], grays[0], labels[1], labels[0], stats[1], stats[0], match10, accepted10, config)
     size = frame0.shape[:2]
     flow01, valid01 = _to_input(flow01, valid01, size)
     flow10, valid10 = _to_input(flow10, valid10, size)

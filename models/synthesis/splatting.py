@@ -116,7 +116,7 @@ class ForwardSplatting(nn.Module):
             raise ValueError("softmax splatting needs the importance metric")
         splatted = []
         for level in features:
-            size = tuple(level.shape[-2:])
+            size = (level.shape[-2], level.shape[-1])
             level_metric = None if metric is None else F.interpolate(metric, size=size, mode="nearest")
             splatted.append(forward_splat(level, resize_flow(flow, size, mode="nearest"), self.method, level_metric))
         return splatted

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from animeinterp_cli.engine.runner import PairJob, PairRunner
-from models.interpolator import FrameInterpolator, LinearBlend
+from models.interpolator import LinearBlend
 
 
 class CountingBlend(LinearBlend):

@@ -134,3 +134,27 @@ def test_soft_mode_reports_plain_coverage():
     out, coverage = forward_splat(values, flow, "soft", metric, return_weight=True)
     torch.testing.assert_close(coverage[0, 0, 0], torch.tensor([0.0, 2.0, 1.0, 1.0]))
     assert out[0, 0, 0, 1] == pytest.approx(3.0, abs=1e-6)  # the higher metric wins the collision
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["sum", "avg", "soft"])
+def test_cuda_splats_like_the_cpu_and_accumulates_in_fp32_under_fp16_autocast(mode):
+    generator = torch.Generator().manual_seed(0)
+    values = torch.rand(2, 3, 24, 32, generator=generator)
+    flow = torch.randn(2, 2, 24, 32, generator=generator) * 4  # collisions, holes, some out of frame
+    metric = torch.randn(2, 1, 24, 32, generator=generator) if mode == "soft" else None
+    expected, coverage = forward_splat(values, flow, mode, metric, return_weight=True)
+    cuda = torch.device("cuda")
+    on_gpu, gpu_coverage = forward_splat(
+        values.to(cuda), flow.to(cuda), mode, None if metric is None else metric.to(cuda), return_weight=True
+    )
+    torch.testing.assert_close(on_gpu.cpu(), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gpu_coverage.cpu(), coverage, rtol=1e-5, atol=1e-5)
+    with torch.autocast("cuda", dtype=torch.float16):
+        half = forward_splat(
+            values.to(cuda).half(), flow.to(cuda), mode, None if metric is None else metric.to(cuda).half()
+        )
+    assert half.dtype == torch.float32
+    # the same fp16 inputs splatted in fp32 on the CPU: sums accumulated in fp16 would be ~1e-3 off
+    rounded = forward_splat(values.half().float(), flow, mode, None if metric is None else metric.half().float())
+    torch.testing.assert_close(half.cpu(), rounded, rtol=1e-5, atol=1e-5)
