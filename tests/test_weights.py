@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from animeinterp_cli.api import RunConfig, _make_runner
+from animeinterp_cli.engine.device import resolve_placement
+from animeinterp_cli.engine.methods import build_method
 from animeinterp_cli.errors import WeightsError
 from animeinterp_cli.weights import default_weights, read_manifest, sha256_of, user_checkpoints
 from models.animeinterp import AnimeInterp
@@ -30,9 +31,9 @@ def weights_folder(tmp_path, monkeypatch) -> Path:
 def test_default_weights_are_found_and_used_by_auto(weights_folder):
     entry = default_weights()
     assert entry is not None and entry.name == "tiny" and entry.guidance == "zero"
-    runner, summary = _make_runner(RunConfig(device="cpu", precision="fp32"), note=lambda m: None)
-    assert summary.method == "animeinterp"
-    assert runner.method.guidance_mode == "zero"
+    built = build_method("auto", placement=resolve_placement("cpu", "fp32"))
+    assert built.name == "animeinterp" and built.notes == ()
+    assert built.interpolator.guidance_mode == "zero"
 
 
 def test_corrupt_default_is_a_one_line_error_naming_the_file(weights_folder, capsys):
@@ -67,6 +68,5 @@ def test_weights_command_lists_and_verifies(weights_folder, capsys, monkeypatch)
 
 def test_no_weights_means_classic_and_a_note(tmp_path, monkeypatch):
     monkeypatch.setenv("ANIMEINTERP_WEIGHTS", str(tmp_path))
-    notes = []
-    _, summary = _make_runner(RunConfig(device="cpu", precision="fp32"), note=notes.append)
-    assert summary.method == "classic" and any("classic" in n for n in notes)
+    built = build_method("auto", placement=resolve_placement("cpu", "fp32"))
+    assert built.name == "classic" and any("classic" in n for n in built.notes)
