@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from animeinterp_cli.training.cache import CacheSettings, CachedTriplets, open_cache  # noqa: E402
+from animeinterp_cli.training.cache import CachedTriplets, CacheSettings, open_cache  # noqa: E402
 from animeinterp_cli.training.residual import _batches, residual_step, trainable_parameters  # noqa: E402
 from models.animeinterp import AnimeInterp  # noqa: E402
 from models.config import AnimeInterpConfig  # noqa: E402

@@ -184,11 +184,12 @@ class AnimeInterpConfig:
         most ``max_iters`` RFR iterations (never more than it was trained with) and the flow
         scale ``flow_scale`` (None keeps the current value). Without an RFR (:meth:`guided`)
         the guidance flows are used as they are: nothing to trade."""
-        if self.rfr is None:
+        rfr = self.rfr
+        if rfr is None:
             return self
         config = self
         if max_iters is not None:
-            config = replace(config, rfr=replace(config.rfr, iters=min(max_iters, config.rfr.iters)))
+            config = replace(config, rfr=replace(rfr, iters=min(max_iters, rfr.iters)))
         if flow_scale is not None:
             config = replace(config, flow_scale=flow_scale)
         return config

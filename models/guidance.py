@@ -51,7 +51,8 @@ def dis_flow(grey0: np.ndarray, grey1: np.ndarray, config: DISConfig = DISConfig
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         grey0 = cv2.resize(grey0, size, interpolation=cv2.INTER_AREA)
         grey1 = cv2.resize(grey1, size, interpolation=cv2.INTER_AREA)
-    flow = cv2.DISOpticalFlow_create(DIS_PRESETS[config.preset]).calc(grey0, grey1, None)  # (h, w, 2)
+    dis = cv2.DISOpticalFlow_create(DIS_PRESETS[config.preset])  # pyright: ignore[reportAttributeAccessIssue] - not in OpenCV's stubs
+    flow = dis.calc(grey0, grey1, None)  # (h, w, 2)
     if scale < 1.0:
         small_h, small_w = flow.shape[:2]
         flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)

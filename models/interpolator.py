@@ -43,7 +43,10 @@ class FrameInterpolator(nn.Module):
         """:meth:`guidance` of every pair of a (B, 3, H, W) batch, as (B, 2, H, W) fp32 flows on
         the images' device (for methods whose guidance is never None)."""
         flows = [self.guidance(a, b) for a, b in zip(to_uint8_frames(img0), to_uint8_frames(img1))]
-        flow01, flow10 = (np.stack([pair[k] for pair in flows]) for k in (0, 1))
+        pairs = [pair for pair in flows if pair is not None]
+        if len(pairs) != len(flows):
+            raise ValueError(f"{type(self).__name__} has no guidance to batch")
+        flow01, flow10 = (np.stack([pair[k] for pair in pairs]) for k in (0, 1))
         return torch.from_numpy(flow01).to(img0.device), torch.from_numpy(flow10).to(img0.device)
 
     def compile_targets(self) -> list[nn.Module]:

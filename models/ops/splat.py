@@ -19,9 +19,25 @@ channels-last (pixel-major rows scatter faster than channel planes; values are u
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import torch
 
 SPLAT_MODES = ("sum", "avg", "soft")
+
+
+@overload
+def forward_splat(
+    values: torch.Tensor, flow: torch.Tensor, mode: str = ..., metric: torch.Tensor | None = ...,
+    *, return_weight: Literal[False] = ...,
+) -> torch.Tensor: ...
+
+
+@overload
+def forward_splat(
+    values: torch.Tensor, flow: torch.Tensor, mode: str = ..., metric: torch.Tensor | None = ...,
+    *, return_weight: Literal[True],
+) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 def forward_splat(
@@ -31,7 +47,7 @@ def forward_splat(
     metric: torch.Tensor | None = None,
     *,
     return_weight: bool = False,
-):
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Forward-splat ``values`` (B, C, H, W) along ``flow`` (B, 2, H, W), in pixels.
 
     Returns the splatted (B, C, H, W) fp32 tensor; with ``return_weight=True`` also the

@@ -64,7 +64,7 @@ def dis_gray(image: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
     """(H, W) uint8 grey of an RGB frame as the flow step feeds it to DIS: every segment whose
     mean grey is below DARK_MEAN is mapped to 0.8·g + 40 (as the original does per patch), so
     dark, ink-coloured segments keep some contrast."""
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
     flat = labels.ravel()
     dark = np.bincount(flat, weights=gray.ravel(), minlength=count) < DARK_MEAN * np.bincount(flat, minlength=count)
     if not dark.any():
@@ -74,7 +74,7 @@ def dis_gray(image: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
 
 
 def _dis(config: SGMConfig):
-    dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[config.dis_preset])
+    dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[config.dis_preset])  # pyright: ignore[reportAttributeAccessIssue] - not in OpenCV's stubs
     dis.setFinestScale(config.dis_finest_scale)
     dis.setVariationalRefinementIterations(config.dis_variational_iterations)
     dis.setGradientDescentIterations(config.dis_gradient_descent_iterations)

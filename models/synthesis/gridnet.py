@@ -87,8 +87,10 @@ class GridNet(nn.Module):
         self.upsample_model_05 = UpBlock(r1, r0)
         self.upsample_model_15 = UpBlock(r2, r1)
         if config.residual:
-            nn.init.zeros_(self.residual_model_tail[-1].weight)
-            nn.init.zeros_(self.residual_model_tail[-1].bias)
+            last = self.residual_model_tail[-1]
+            assert isinstance(last, nn.Conv2d) and last.bias is not None
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, frames, features1, features2, features3) -> torch.Tensor:
         # node X_rc: row r (resolution 1/2^r), column c; columns 2 and 3 do not exist
