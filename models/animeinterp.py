@@ -206,12 +206,26 @@ def load_animeinterp(
     Raises :class:`models.checkpoint.CheckpointError` naming what does not match.
     """
     checkpoint = read_checkpoint(path)
-    if config is None and checkpoint.config is not None:
-        try:
-            config = AnimeInterpConfig.from_dict(checkpoint.config)
-        except (TypeError, ValueError) as error:
-            raise CheckpointError(f"checkpoint {path} has an invalid config: {error}") from None
-    config = (config or AnimeInterpConfig.paper()).for_inference(max_iters=max_iters, flow_scale=flow_scale)
+    config = (config or _stored_config(checkpoint, path)).for_inference(max_iters=max_iters, flow_scale=flow_scale)
     model = AnimeInterp(config)
     load_strict(model, checkpoint.state_dict)
     return model.eval()
+
+
+def resume_animeinterp(path: str | Path) -> tuple[AnimeInterp, dict]:
+    """The network of a training run's checkpoint (its stored configuration, loaded strictly,
+    in training mode, fp32) and what else the run saved with it (optimizer, step, …)."""
+    checkpoint = read_checkpoint(path)
+    model = AnimeInterp(_stored_config(checkpoint, path))
+    load_strict(model, checkpoint.state_dict)
+    return model.float().train(), checkpoint.extra
+
+
+def _stored_config(checkpoint, path) -> AnimeInterpConfig:
+    """The configuration stored in our own files; the paper's for the official checkpoint."""
+    if checkpoint.config is None:
+        return AnimeInterpConfig.paper()
+    try:
+        return AnimeInterpConfig.from_dict(checkpoint.config)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {path} has an invalid config: {error}") from None

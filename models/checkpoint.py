@@ -11,8 +11,9 @@ A leading ``module.`` is stripped from every key. Every problem raises
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -31,10 +32,12 @@ class CheckpointError(ValueError):
 @dataclass(frozen=True)
 class Checkpoint:
     """What a weights file holds: the state dict (``module.`` stripped) and, for our own
-    files, the model configuration as a plain dict (``AnimeInterpConfig.to_dict()``)."""
+    files, the model configuration as a plain dict (``AnimeInterpConfig.to_dict()``) and
+    whatever else was saved beside them (``extra``: a training run's optimizer, step…)."""
 
     state_dict: dict[str, torch.Tensor]
     config: dict | None = None
+    extra: dict = field(default_factory=dict)
 
 
 def _load_object(path: Path):
@@ -69,11 +72,12 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     content = _load_object(path)
     if not isinstance(content, dict):
         raise CheckpointError(f"not a checkpoint: {path} holds a {type(content).__name__}, not a dict")
-    config = None
+    config, extra = None, {}
     if "model_state_dict" in content:
         state_dict = content["model_state_dict"]
     elif "state_dict" in content:
         state_dict, config = content["state_dict"], content.get("config")
+        extra = {k: v for k, v in content.items() if k not in ("state_dict", "config")}
     else:
         state_dict = content
     if not isinstance(state_dict, dict) or not state_dict:
@@ -86,13 +90,18 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     if config is not None and not isinstance(config, dict):
         raise CheckpointError(f"checkpoint {path} has a config that is not a dict")
     stripped = {k[len(_PREFIX):] if k.startswith(_PREFIX) else k: v for k, v in state_dict.items()}
-    return Checkpoint(stripped, config)
+    return Checkpoint(stripped, config, extra)
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, config: dict | None = None) -> None:
-    """Save our own layout: ``{"state_dict": ..., "config": config}`` (tensors on the CPU)."""
+def save_checkpoint(path: str | Path, model: nn.Module, config: dict | None = None, **extra) -> None:
+    """Save our own layout: ``{"state_dict": ..., "config": config, **extra}`` (tensors on the
+    CPU), atomically: written under a temporary name beside ``path``, then renamed, so an
+    interrupted save leaves the previous file intact."""
     state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state_dict, "config": config}, Path(path))
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial")
+    torch.save({"state_dict": state_dict, "config": config, **extra}, temporary)
+    os.replace(temporary, path)
 
 
 def _names(items: list[str]) -> str:

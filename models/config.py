@@ -161,6 +161,32 @@ class AnimeInterpConfig:
         )
 
     @classmethod
+    def light(cls) -> AnimeInterpConfig:
+        """A light network for CPU training of the whole pipeline (~1.3 M parameters): 4 RFR
+        iterations added once to a dense guidance (``double_add_init=False``, as
+        :func:`models.refinement.init_for_refinement` needs), softmax splatting."""
+        return cls(
+            rfr=RFRConfig(
+                iters=4, corr_levels=3, corr_radius=3, feature_dim=96, hidden_dim=48, context_dim=48,
+                encoder_dims=(32, 48, 64), corr_encoder_dims=(64, 48), flow_encoder_dims=(32, 16),
+                motion_dim=48, head_dim=64, attention_dim=8, double_add_init=False,
+            ),
+            synthesis=SynthesisConfig(feature_dims=(8, 16, 32), grid_dims=(16, 32, 48)),
+            splat="soft",
+        )
+
+    @classmethod
+    def light_tiny(cls) -> AnimeInterpConfig:
+        """:meth:`light`'s structure at :meth:`tiny`'s widths (GridNet's first row keeps the 12
+        channels the refinement initialisation uses), for fast tests."""
+        tiny = cls.tiny()
+        assert tiny.rfr is not None
+        return replace(
+            tiny, rfr=replace(tiny.rfr, double_add_init=False),
+            synthesis=SynthesisConfig(feature_dims=(4, 6, 8), grid_dims=(12, 6, 8)), splat="soft",
+        )
+
+    @classmethod
     def guided(cls) -> AnimeInterpConfig:
         """The project's learned default: DIS-guided flows without refinement, softmax
         splatting with the photometric importance, a light residual synthesis stage. The

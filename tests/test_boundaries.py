@@ -17,12 +17,6 @@ AV_HOME = "animeinterp_cli/video/"
 #: the only package code that may read or write image files with OpenCV
 IMAGE_IO_HOME = "animeinterp_cli/video/images.py"
 IMAGE_IO_CALLS = {"imread", "imwrite", "imreadmulti", "imwritemulti"}
-#: training still reads its material itself; it moves behind animeinterp_cli/video/ with the
-#: training rewrite (issue 12), which empties this list
-NOT_YET = {
-    "animeinterp_cli/training/layered.py": {"av", "image I/O"},
-    "animeinterp_cli/training/curve.py": {"image I/O"},
-}
 
 
 def imported_roots(source: str) -> set[str]:
@@ -70,7 +64,7 @@ def av_breaches(files) -> list[str]:
     return [
         f"{name} imports av"
         for name, source in files
-        if "av" in imported_roots(source) and not name.startswith(AV_HOME) and "av" not in NOT_YET.get(name, ())
+        if "av" in imported_roots(source) and not name.startswith(AV_HOME)
     ]
 
 
@@ -78,7 +72,7 @@ def image_io_breaches(files) -> list[str]:
     return [
         f"{name} calls cv2.{call}"
         for name, source in files
-        if name != IMAGE_IO_HOME and "image I/O" not in NOT_YET.get(name, ())
+        if name != IMAGE_IO_HOME
         for call in sorted(image_io_calls(source))
     ]
 
@@ -119,12 +113,3 @@ def test_a_breach_is_caught(rule, name, source, breach):
 )
 def test_what_the_rules_allow(rule, name, source):
     assert rule([(name, source)]) == []
-
-
-def test_the_exemptions_are_still_needed():
-    files = dict(package_files())
-    for name, rules in NOT_YET.items():
-        source = files[name]
-        needed = {"av"} if "av" in imported_roots(source) else set()
-        needed |= {"image I/O"} if image_io_calls(source) else set()
-        assert needed == rules, f"{name}: exempt from {rules} but needs {needed or 'nothing'}"

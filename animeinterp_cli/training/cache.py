@@ -72,7 +72,9 @@ def frozen_motion(model: AnimeInterp, frame0: np.ndarray, frame1: np.ndarray, t:
     flow01, flow10 = dis_flows(frame0, frame1)
     img0, img1 = _to_tensor(frame0), _to_tensor(frame1)
     f01, f10 = torch.from_numpy(flow01)[None], torch.from_numpy(flow10)[None]
-    metric0, metric1 = model.importance(img0, img1, f01), model.importance(img1, img0, f10)
+    importance = model.importance
+    assert importance is not None  # CacheSettings.of(model) checked it
+    metric0, metric1 = importance(img0, img1, f01), importance(img1, img0, f10)
     splats = splat_frames(img0, img1, f01, f10, metric0, metric1, torch.tensor(float(t)).view(1, 1, 1, 1))
     half = lambda *tensors: torch.cat(tensors).numpy().astype(np.float16)  # noqa: E731
     return {

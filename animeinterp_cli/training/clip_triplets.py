@@ -65,7 +65,7 @@ def _fit(image: np.ndarray, max_width: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("clips", type=Path, help="a clip, or a folder of clips")
     parser.add_argument("out_dir", type=Path, help="folder for the triplets (ATD-12K layout)")
     parser.add_argument("--every", type=int, default=3, help="write one eligible triplet in N")

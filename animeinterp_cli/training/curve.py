@@ -12,6 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from animeinterp_cli.video.images import encode_png
+from animeinterp_cli.video.output import write_atomically
+
 PANEL = (420, 560)  # height, width of one panel
 MARGIN = (40, 60, 30, 20)  # top, left, bottom, right
 COLOURS = [(200, 80, 30), (40, 150, 40), (30, 30, 200), (150, 50, 150), (0, 140, 200)]  # BGR
@@ -90,5 +93,4 @@ def plot_curves(log_path: Path, png_path: Path, references: dict[str, float] | N
         _panel("training losses", losses, {}),
         _panel("validation PSNR, sample triplets", validation, references or {}),
     ], axis=1)
-    if not cv2.imwrite(str(png_path), image):
-        raise OSError(f"could not write {png_path}")
+    write_atomically(Path(png_path), encode_png(image[..., ::-1]))  # drawn in OpenCV's BGR

@@ -200,7 +200,9 @@ def degrade(rng: np.random.Generator, triplet: Triplet) -> Triplet:
 def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
     """``frame`` (RGB uint8) after a round trip through JPEG at ``quality``."""
     _, encoded = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    assert decoded is not None  # OpenCV's own JPEG, just encoded
+    return decoded[..., ::-1].copy()
 
 
 def random_crop(rng: np.random.Generator, triplet: Triplet, size: tuple[int, int]) -> Triplet:

@@ -16,7 +16,10 @@ from collections import Counter
 from pathlib import Path
 
 from animeinterp_cli.errors import InputError
-from animeinterp_cli.training.train import RunLog, export_weights
+from animeinterp_cli.training.runlog import RunLog
+from animeinterp_cli.weights import sha256_of
+from models.animeinterp import load_animeinterp
+from models.checkpoint import save_checkpoint
 
 DEFAULT_FILE = "animeinterp-guided.pt"
 
@@ -53,11 +56,7 @@ def export_default(run_dir: Path, weights_dir: Path, cache: Path | None = None) 
     record = best_record(run_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     target = weights_dir / DEFAULT_FILE
-    temporary = target.with_suffix(".tmp")
-    digest = export_weights(run_dir / "best.pt", temporary)
-    os.replace(temporary, target)
-    from models.animeinterp import load_animeinterp
-
+    digest = export_weights(run_dir / "best.pt", target)
     config = load_animeinterp(target).config
     entry = {
         "name": "AnimeInterp residual synthesis on DIS guidance (learned default)",
@@ -82,6 +81,15 @@ def export_default(run_dir: Path, weights_dir: Path, cache: Path | None = None) 
     temporary.write_text(_to_toml(tables), encoding="utf-8")
     os.replace(temporary, manifest)
     return entry
+
+
+def export_weights(source: Path, target: Path) -> str:
+    """Write the weights of ``source`` (e.g. a run's ``best.pt``) to ``target`` in fp16 storage,
+    with their configuration, as :func:`models.animeinterp.load_animeinterp` reads them (it
+    loads fp16 tensors into the fp32 model). Returns the file's sha256 (for the manifest)."""
+    model = load_animeinterp(source).half()
+    save_checkpoint(target, model, model.config.to_dict())
+    return sha256_of(Path(target))
 
 
 def _to_toml(tables: dict[str, dict]) -> str:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -39,6 +38,8 @@ from animeinterp_cli.training.synthetic import (
     random_t,
     render_scene,
 )
+from animeinterp_cli.video.images import read_image, read_rgba
+from animeinterp_cli.video.sample import spread_frames
 from models.sgm.config import SGMConfig
 from models.sgm.segmentation import region_adjacency, segment
 
@@ -82,21 +83,18 @@ class Material:
 
         images, names = [], []
         for path in (p for p in files("art/*") if p.suffix.lower() in IMAGE_SUFFIXES):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise InputError(f"cannot read training image {path}")
-            images.append(_fit(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), max_side))
+            images.append(_fit(read_image(path), max_side))
             names.append(f"art/{path.name}")
         for path in files("clips/*.mp4"):
-            for seconds, frame in _clip_frames(path, frames_per_clip):
+            for seconds, frame in spread_frames(path, frames_per_clip):
                 images.append(_fit(frame, max_side))
                 names.append(f"clips/{path.name}@{seconds:.2f}s")
         sprites, sprite_names = [], []
         for path in files("sprites/*/*.png"):
-            sprite = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if sprite is None or sprite.ndim != 3 or sprite.shape[2] != 4:
+            sprite = read_rgba(path)
+            if sprite is None:
                 continue  # a sprite without alpha cannot be cut out; other frames still serve
-            opaque = _opaque_crop(cv2.cvtColor(sprite, cv2.COLOR_BGRA2RGBA))
+            opaque = _opaque_crop(sprite)
             if opaque is not None:
                 sprites.append(opaque)
                 sprite_names.append(path.relative_to(root).as_posix())
@@ -248,20 +246,3 @@ def _fit(image: np.ndarray, max_side: int) -> np.ndarray:
         return image
     new = (round(image.shape[1] * scale), round(image.shape[0] * scale))
     return cv2.resize(image, new, interpolation=cv2.INTER_AREA)
-
-
-def _clip_frames(path: Path, count: int) -> list[tuple[float, np.ndarray]]:
-    """``count`` frames spread over the clip, as (seconds, RGB uint8); seeks land on key frames."""
-    frames: dict[float, np.ndarray] = {}
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            duration = stream.duration or 0
-            for k in range(count):
-                container.seek(int(duration * (k + 0.5) / count), stream=stream)
-                frame = next(container.decode(stream), None)
-                if frame is not None and frame.time is not None:
-                    frames[float(frame.time)] = frame.to_ndarray(format="rgb24")
-    except (av.FFmpegError, IndexError) as exc:
-        raise InputError(f"cannot decode training clip {path}: {exc}") from exc
-    return sorted(frames.items())

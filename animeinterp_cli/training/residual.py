@@ -26,13 +26,14 @@ import numpy as np
 import torch
 
 from animeinterp_cli.errors import AnimeInterpError, InputError
-from animeinterp_cli.training.cache import CacheSettings, CachedTriplets, open_cache
+from animeinterp_cli.training.cache import CachedTriplets, CacheSettings, open_cache
 from animeinterp_cli.training.dataset import VALIDATION_TRIPLETS
 from animeinterp_cli.training.losses import mse
-from animeinterp_cli.training.train import (
-    GRADIENT_CLIP, LOG_EVERY, RunLog, ValidationScores, _save_atomically, load_validation, save_best, validate,
-)
-from models.animeinterp import AnimeInterp, load_animeinterp
+from animeinterp_cli.training.runlog import RunLog
+from animeinterp_cli.training.train import GRADIENT_CLIP, LOG_EVERY
+from animeinterp_cli.training.validation import ValidationScores, ValidationTriplet, load_validation, validate
+from models.animeinterp import AnimeInterp, load_animeinterp, resume_animeinterp
+from models.checkpoint import save_checkpoint
 from models.classic import ClassicInterpolator
 from models.config import AnimeInterpConfig
 
@@ -142,7 +143,7 @@ class Verdict:
         return self.worst_gain >= -MAX_TRIPLET_LOSS_DB
 
 
-def classic_reference(validation) -> dict[str, float]:
+def classic_reference(validation: list[ValidationTriplet]) -> dict[str, float]:
     """The classic method's PSNR on each validation triplet (the network's floor)."""
     scores = validate(ClassicInterpolator(), validation)
     return scores.per_triplet
@@ -179,9 +180,7 @@ def train_residual(
 
     state = None
     if config.resume:
-        state = torch.load(last_path, map_location="cpu", weights_only=True)
-        model = AnimeInterp(AnimeInterpConfig.from_dict(state["config"]))
-        model.load_state_dict(state["state_dict"])
+        model, state = resume_animeinterp(last_path)
         step, best_psnr, elapsed, samples = state["step"], state["best_psnr"], state["elapsed_s"], state["samples"]
     else:
         model = build_model(config)
@@ -196,11 +195,11 @@ def train_residual(
     reference = classic_reference(validation) if validation else {}
 
     def checkpoint() -> None:
-        _save_atomically({
-            "state_dict": model.state_dict(), "config": model.config.to_dict(), "optimizer": optimizer.state_dict(),
-            "step": step, "best_psnr": best_psnr, "elapsed_s": elapsed, "samples": samples, "stage": "residual",
-            "train": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-        }, last_path)
+        save_checkpoint(
+            last_path, model, model.config.to_dict(), optimizer=optimizer.state_dict(), step=step, best_psnr=best_psnr,
+            elapsed_s=elapsed, samples=samples, stage="residual",
+            train={k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        )
 
     def run_validation() -> None:
         nonlocal best_psnr
@@ -213,7 +212,7 @@ def train_residual(
                    "best": improved, "val_s": time.monotonic() - started})
         if improved:
             best_psnr = verdict.scores.psnr
-            save_best(model, best_path)
+            save_checkpoint(best_path, model, model.config.to_dict())
         tell(f"step {step} ({samples} samples): validation {verdict.scores.psnr:.3f} dB, "
              f"{verdict.gain:+.3f} dB over classic, worst triplet {verdict.worst_gain:+.3f} dB"
              + (" (best, saved)" if improved else ""))

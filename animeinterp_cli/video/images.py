@@ -69,6 +69,19 @@ def read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def read_rgba(path: Path) -> np.ndarray | None:
+    """Read an image with its alpha channel as H×W×4 RGBA uint8; None when it has no alpha
+    (or cannot be read: for optional material such as sprite frames)."""
+    try:
+        data = np.fromfile(Path(path), dtype=np.uint8)
+    except OSError:
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    if image is None or image.ndim != 3 or image.shape[2] != 4 or image.dtype != np.uint8:
+        return None
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+
+
 def encode_png(image: np.ndarray) -> bytes:
     """An H×W×3 RGB uint8 (or uint16) image as the bytes of a lossless PNG."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype not in (np.uint8, np.uint16):

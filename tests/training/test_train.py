@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
-
-import hashlib
 
 import cv2
 import numpy as np
@@ -15,15 +14,13 @@ import torch
 from animeinterp_cli.errors import AnimeInterpError
 from animeinterp_cli.training.curve import plot_curves
 from animeinterp_cli.training.dataset import TripletDataset
+from animeinterp_cli.training.export import export_weights
 from animeinterp_cli.training.losses import charbonnier, flow_loss, frame_loss
+from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.training.train import (
     PRESETS,
-    RunLog,
     TrainConfig,
-    bilinear_mask_logits,
     collate_with_guidance,
-    export_weights,
-    init_for_refinement,
     train,
     trainable_parameters,
     training_step,
@@ -31,6 +28,7 @@ from animeinterp_cli.training.train import (
 from models.animeinterp import AnimeInterp, load_animeinterp
 from models.checkpoint import save_checkpoint
 from models.config import AnimeInterpConfig
+from models.refinement import bilinear_mask_logits, init_for_refinement
 
 
 def tiny_model() -> AnimeInterp:
