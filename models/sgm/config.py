@@ -14,7 +14,7 @@ from dataclasses import dataclass
 REFERENCE_SIZE = (960, 540)  # (width, height) at which the original computes SGM
 DESCRIPTORS = ("auto", "vgg", "color")
 DIS_PRESETS = ("ultrafast", "fast", "medium")
-FLOW_LAYOUTS = ("aligned", "mosaic")
+FLOW_LAYOUTS = ("aligned", "mosaic", "patches")
 
 
 class SGMInputError(ValueError):
@@ -74,7 +74,7 @@ class SGMConfig:
     max_segment_fraction: float = 0.12  # ... and less than this fraction of the frame
     max_size_ratio: float = 3.0
     min_overlap: float = 0.8  # DIS consistency gate: warped-mask overlap must exceed this
-    flow_layout: str = "aligned"  # "aligned" (one frame-sized DIS) or "mosaic" (isolated patches); see flow.py
+    flow_layout: str = "aligned"  # "aligned" (one frame-sized DIS), "mosaic" (isolated tiles) or "patches" (the original's per-pair DIS); see flow.py
     # DIS inside the segments: OpenCV's MEDIUM preset as shipped. The original refines it to
     # finest scale 0 with 25 variational and 50 gradient-descent iterations, which costs 8× the
     # time here for 0.2–0.3 px less EPE on translated cartoon shapes (bench/sgm_bench.py).

@@ -16,11 +16,15 @@ slow, so here all segments share one DIS call per direction, in one of two layou
   pixels across touching segments.
 - ``"mosaic"``: the original's per-pair canvases become tiles of two mosaics (shelf-packed,
   8 px apart): isolated like the original, but the mosaic is typically 2–3 frames large.
+- ``"patches"``: the original itself: one DIS call per pair on its own canvas (DIS's pyramid
+  then fits each canvas), the consistency gate on the bilinearly splatted mask, and the
+  box-centre offset. The ``faithful`` setting uses it; it costs a DIS call per matched segment.
 
-The consistency gate moves every pixel of i to its nearest landing pixel and counts the share
-that lands on j (the original splats bilinearly and counts landed pixels; the two agree up to
-the one-pixel rim of the splat). The offset added to DIS is the exact offset between the two
-patches' placements (the original's box-centre formula can be off by 0.5 px).
+In the "aligned" and "mosaic" layouts the consistency gate moves every pixel of i to its
+nearest landing pixel and counts the share that lands on j (the original splats bilinearly and
+counts landed pixels; the two agree up to the one-pixel rim of the splat), and the offset added
+to DIS is the exact offset between the two patches' placements (the original's box-centre
+formula can be off by 0.5 px). The "patches" layout does both as the original does.
 """
 
 from __future__ import annotations
@@ -160,6 +164,58 @@ def _mosaic_layout(gray0, gray1, labels0, labels1, sources, targets, box0, box1,
     return image0, image1, ids1, to_mosaic, fitted
 
 
+def _patch(gray: np.ndarray, labels: np.ndarray, segment: int, box: np.ndarray, tile: np.ndarray, pad: np.ndarray):
+    """(canvas, mask) of one segment as the original cuts it: its box of ``gray`` with the
+    pixels outside the segment set to 0, placed at ``pad`` = (x, y) on a (w, h) = ``tile`` canvas."""
+    x0, y0, x1, y1 = box
+    mask = labels[y0:y1 + 1, x0:x1 + 1] == segment
+    canvas = np.zeros((tile[1], tile[0]), np.uint8)
+    mask_canvas = np.zeros((tile[1], tile[0]), bool)
+    window = (slice(pad[1], pad[1] + mask.shape[0]), slice(pad[0], pad[0] + mask.shape[1]))
+    canvas[window][mask] = gray[y0:y1 + 1, x0:x1 + 1][mask]
+    mask_canvas[window] = mask
+    return canvas, mask_canvas
+
+
+def _splatted_overlap(mask0: np.ndarray, mask1: np.ndarray, flow: np.ndarray) -> float:
+    """The original's consistency score: ``mask0`` average-splatted along ``flow`` (H, W, 2),
+    values below 0.05 dropped; the share of the landed pixels that lie on ``mask1`` (NaN when
+    nothing landed, which fails any threshold)."""
+    import torch
+
+    from models.ops.splat import forward_splat
+
+    values = torch.from_numpy(mask0.astype(np.float32))[None, None]
+    vectors = torch.from_numpy(np.ascontiguousarray(flow.transpose(2, 0, 1)))[None]
+    landed = forward_splat(values, vectors, "avg")[0, 0].numpy() >= 0.05
+    count = int(landed.sum())
+    return float((landed & mask1).sum()) / count if count else float("nan")
+
+
+def _patches_flow(gray0, gray1, labels0, labels1, sources, targets, box0, box1, tile, pad0, pad1, config, flow):
+    """The "patches" layout (see the module docstring): writes into ``flow``, returns the
+    (H, W) bool mask of the pixels that got one."""
+    valid = np.zeros(labels0.shape, bool)
+    dis = _dis(config)
+    # the original's offset: the difference of the two boxes' centres
+    offsets = ((box1[:, :2] + box1[:, 2:]) - (box0[:, :2] + box0[:, 2:])) / 2.0
+    for pair, (source, target) in enumerate(zip(sources, targets)):
+        canvas0, mask0 = _patch(gray0, labels0, source, box0[pair], tile[pair], pad0[pair])
+        canvas1, mask1 = _patch(gray1, labels1, target, box1[pair], tile[pair], pad1[pair])
+        patch_flow = dis.calc(canvas0, canvas1, None)
+        if not _splatted_overlap(mask0, mask1, patch_flow) > config.min_overlap:
+            continue
+        x0, y0, x1, y1 = box0[pair]
+        inside = labels0[y0:y1 + 1, x0:x1 + 1] == source
+        window = (slice(pad0[pair, 1], pad0[pair, 1] + inside.shape[0]),
+                  slice(pad0[pair, 0], pad0[pair, 0] + inside.shape[1]))
+        moved = patch_flow[window][inside]  # row-major over the segment, like the frame's pixels
+        for channel in range(2):
+            flow[channel, y0:y1 + 1, x0:x1 + 1][inside] = moved[:, channel] + offsets[pair, channel]
+        valid[y0:y1 + 1, x0:x1 + 1] |= inside
+    return valid
+
+
 def piecewise_flow(
     gray0: np.ndarray,
     gray1: np.ndarray,
@@ -193,6 +249,12 @@ def piecewise_flow(
     tile = np.maximum(np.maximum(size0, size1), MIN_PATCH) + PATCH_MARGIN
     pad0, pad1 = (tile - size0) // 2, (tile - size1) // 2
     shift = (box1[:, :2] - pad1) - (box0[:, :2] - pad0)
+
+    if config.flow_layout == "patches":
+        valid_pixels = _patches_flow(
+            gray0, gray1, labels0, labels1, sources, targets, box0, box1, tile, pad0, pad1, config, flow
+        )
+        return flow, valid_pixels
 
     pair_of_source = np.full(stats0.areas.size, -1, np.int32)
     pair_of_source[sources] = np.arange(sources.size)

@@ -13,7 +13,9 @@ Differences from the original (all vectorised replacements of per-fill / per-pix
   have shrunk a neighbouring fill's seed area.
 - Merging: all regions of a round decide from the state at the start of the round (the
   original writes each decision before the next region looks), merges are followed to their
-  final target, and the target is picked with the best histogram-intersection score, which
+  final target (two regions that pick each other merge into the higher label, as the
+  original's in-order writes do; more generally a cycle of picks is cut at its highest
+  label), and the target is picked with the best histogram-intersection score, which
   also drives the score rules (the original uses the score of the last neighbour it looked at,
   an evident slip). Histograms use 25 fixed bins over 0..255 per channel instead of bins
   spanning each region's own range, so two regions' histograms are comparable. The vertex-count
@@ -132,15 +134,32 @@ def _colour_counts(image: np.ndarray, labels: np.ndarray, count: int, bins: int)
 
 
 def _follow(mapping: np.ndarray) -> np.ndarray:
-    """Follow label → label merges to their end; labels caught in a cycle keep themselves."""
-    identity = np.arange(mapping.size)
-    for _ in range(64):  # pointer jumping: chains of length 2**64 are out of reach
+    """Follow label → label merges to their end.
+
+    Regions that pick each other (a → b → a, or a longer cycle) would otherwise cancel out and
+    never merge. The original decides region by region in ascending label order and writes
+    each decision at once, so in a pair a < b, a merges into b first and b then finds itself
+    already grown; likewise here every cycle is cut at its highest label, which keeps itself,
+    and the others merge into it.
+    """
+    mapping = mapping.copy()
+    count = mapping.size
+    steps = max(1, int(count - 1).bit_length())  # 2**steps ≥ count: every walk ends on its cycle
+    landing, highest = mapping.copy(), np.maximum(np.arange(count), mapping)
+    for _ in range(steps):  # pointer jumping; ``highest`` = the largest label seen on the way
+        highest = np.maximum(highest, highest[landing])
+        landing = landing[landing]
+    on_cycle = np.zeros(count, bool)
+    on_cycle[landing] = True  # after ≥ count steps every walk is on a cycle, and covers it
+    on_cycle &= mapping != np.arange(count)
+    # after ≥ count steps a cycle member has seen its whole cycle: the highest one stays
+    heads = np.flatnonzero(on_cycle & (highest == np.arange(count)))
+    mapping[heads] = heads
+    for _ in range(steps + 1):  # now acyclic: jump to the ends
         jumped = mapping[mapping]
         if np.array_equal(jumped, mapping):
             break
         mapping = jumped
-    stuck = mapping[mapping] != mapping
-    mapping[stuck] = identity[stuck]
     return mapping
 
 
