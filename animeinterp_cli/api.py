@@ -21,7 +21,7 @@ import numpy as np
 from animeinterp_cli.engine.compile import COMPILE_MIN_FRAMES, COMPILE_MODES, compile_unavailable
 from animeinterp_cli.engine.device import Placement, resolve_placement
 from animeinterp_cli.engine.execute import execute_plan
-from animeinterp_cli.engine.methods import build_method, resolve_weights
+from animeinterp_cli.engine.methods import build_method, describe_weights, resolve_weights
 from animeinterp_cli.engine.runner import PairRunner
 from animeinterp_cli.errors import AnimeInterpError, InputError
 from animeinterp_cli.schedule.detect import DetectConfig, Detector, PairScores
@@ -98,12 +98,18 @@ class Summary:
 
 def _choose_method(config: RunConfig, placement: Placement, note: Callable[[str], None]):
     name = config.model
+    if name in ("auto", "animeinterp") and config.weights is None:
+        resolved = resolve_weights(None)
+        if resolved is not None:  # weights chosen for the user: say which, and which pipeline
+            name = "animeinterp"
+            note(describe_weights(resolved))
     if name == "auto":
         if resolve_weights(config.weights) is not None:
             name = "animeinterp"
         else:
             name = "classic"
-            note("no AnimeInterp weights (none shipped, no --weights PATH): using the classic DIS-flow method")
+            note("no AnimeInterp weights (none shipped, no --weights PATH): using the classic DIS-flow method "
+                 "(`animeinterp weights download official` fetches the paper's checkpoint)")
     return build_method(
         name, placement=placement, weights=config.weights, sgm=config.sgm, fast=config.fast, flow_scale=config.flow_scale,
         vgg_weights=config.vgg_weights,
@@ -114,7 +120,8 @@ def _report_guidance(runner: PairRunner, note: Callable[[str], None]) -> None:
     """Say which SGM descriptor the run used (VGG-19 needs ImageNet weights that may be absent)."""
     descriptor = getattr(runner.method, "last_descriptor", None)
     if descriptor == "color":
-        note("SGM used the weights-free colour descriptor (no VGG-19 ImageNet weights found)")
+        note("SGM used the weights-free colour descriptor (no VGG-19 ImageNet weights found; "
+             "`animeinterp weights download vgg19` fetches them)")
     elif descriptor:
         note(f"SGM used the {descriptor} descriptor")
 

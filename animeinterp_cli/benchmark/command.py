@@ -86,6 +86,10 @@ def benchmark(
         console.note("no annotations found: whole-image metrics only (no RoI, no per-level breakdown)")
     placement = resolve_placement(device, precision)
     contenders = build_contenders(names, placement=placement, weights=weights, sgm=sgm, batch_size=batch_size)
+    if "animeinterp" in names and weights is None:
+        from animeinterp_cli.engine.methods import describe_weights, resolve_weights
+
+        console.note(describe_weights(resolve_weights(None)))  # built above, so there are weights
 
     count = min(limit, len(dataset.triplets)) if limit is not None else len(dataset.triplets)
     progress = console.RichProgress(quiet)

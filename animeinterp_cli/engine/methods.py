@@ -1,8 +1,11 @@
 """The interpolation methods the user can pick, built in one place.
 
 - ``animeinterp``: the AnimeInterp network (guidance → RFR → splatting → GridNet) with weights
-  (``--weights PATH``, else the project's default weights when shipped, see
-  :mod:`animeinterp_cli.weights`).
+  (``--weights PATH``; else the official checkpoint once ``animeinterp weights download
+  official`` has fetched and recorded it; else the project's default weights when shipped, see
+  :mod:`animeinterp_cli.weights`). The official checkpoint, and any other file outside the
+  manifest, runs the paper's pipeline: inline SGM with its faithful settings
+  (:meth:`models.sgm.SGMConfig.faithful`); the project's own weights keep the fast SGM.
 - ``classic``: DIS optical flow + occlusion-aware softmax splatting; needs no weights.
 - ``blend``: the plain (1 − t)·a + t·b cross-fade, a baseline for benchmarks.
 """
@@ -10,10 +13,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from animeinterp_cli.engine.device import Placement
 from animeinterp_cli.errors import AnimeInterpError, WeightsError
-from animeinterp_cli.weights import default_weights, read_manifest, verify
+from animeinterp_cli.weights import OFFICIAL_KEY, default_weights, official_weights, read_manifest, verify
 from models.animeinterp import load_animeinterp
 from models.checkpoint import CheckpointError
 from models.classic import ClassicConfig, ClassicInterpolator
@@ -57,7 +61,7 @@ def build_method(
     elif name == "classic":
         method = ClassicInterpolator(ClassicConfig(dis_preset="fast" if fast else "medium"))
     else:
-        method = _build_animeinterp(weights, sgm, sgm_config(placement, vgg_weights))
+        method = _build_animeinterp(weights, sgm, placement, vgg_weights)
         trained_iters = method.network.flownet.config.iters
         method.network.set_inference(
             iters=min(FAST_RFR_ITERS, trained_iters) if fast else None,  # never more than trained with
@@ -66,47 +70,81 @@ def build_method(
     return method.to(placement.device).eval()
 
 
-def resolve_weights(weights: Path | None) -> tuple[Path, str] | None:
+class ResolvedWeights(NamedTuple):
+    """The weights a run uses: the file, the guidance it was trained with, and where it came
+    from: "official" (the recorded official checkpoint), "manifest" (the project's own) or
+    "file" (any other file given with --weights)."""
+
+    path: Path
+    guidance: str
+    origin: str
+
+    @property
+    def paper_pipeline(self) -> bool:
+        """The paper's model (the official checkpoint or another file outside the manifest):
+        inline SGM runs with the faithful settings."""
+        return self.origin != "manifest"
+
+
+def resolve_weights(weights: Path | None) -> ResolvedWeights | None:
     """The weights file to use and the guidance it was trained with, or None if there is none.
 
     An explicit path wins; a file the manifest describes uses the manifest's guidance, any
-    other file (the official checkpoint) the paper's SGM. Without a path: the shipped default.
+    other file (the official checkpoint) the paper's SGM. Without a path: the official
+    checkpoint when it was downloaded and verifies, else the shipped default.
     """
     if weights is None:
+        official = official_weights()
+        if official is not None:
+            return ResolvedWeights(official.path, "sgm", "official")
         entry = default_weights()
-        return (entry.path, entry.guidance) if entry else None
+        return ResolvedWeights(entry.path, entry.guidance, "manifest") if entry else None
     for entry in read_manifest():
         if entry.path.resolve() == weights.resolve():
             verify(entry)
-            return entry.path, entry.guidance
-    return weights, "sgm"
+            origin = "official" if entry.key == OFFICIAL_KEY else "manifest" if entry.origin == "manifest" else "file"
+            return ResolvedWeights(entry.path, entry.guidance, origin)
+    return ResolvedWeights(weights, "sgm", "file")
 
 
-def sgm_config(placement: Placement, vgg_weights: Path | None) -> SGMConfig:
-    """SGM's descriptor choice: VGG-19 when given explicitly; on CUDA, VGG-19 when torchvision's
-    cache has the weights (never downloaded); on the CPU the colour descriptor, since VGG-19
-    at 960×540 costs 16–54 s per pair there (bench/sgm_bench.py) against 0.1 s."""
+def describe_weights(resolved: ResolvedWeights) -> str:
+    """One line for the user: which weights and which pipeline a run uses."""
+    if resolved.origin == "official":
+        return (f"using the official AnimeInterp checkpoint {resolved.path.name} with the paper's pipeline "
+                "(inline SGM, faithful settings)")
+    if resolved.origin == "file":
+        return f"using {resolved.path.name} as the paper's model (inline SGM, faithful settings)"
+    return f"using the project's weights {resolved.path.name} ({resolved.guidance} guidance)"
+
+
+def sgm_config(placement: Placement, vgg_weights: Path | None, faithful: bool = False) -> SGMConfig:
+    """SGM's settings. ``faithful``: the released code's (:meth:`SGMConfig.faithful`), with
+    VGG-19 descriptors whenever its weights are given or in torchvision's cache (~2 s per
+    frame at 960×540 on a 2-core CPU), else the colour descriptor. Otherwise the fast settings,
+    and the descriptor: VGG-19 when given explicitly; on CUDA, VGG-19 when torchvision's cache
+    has the weights (never downloaded); on the CPU the colour descriptor."""
+    make = SGMConfig.faithful if faithful else SGMConfig
     if vgg_weights is not None:
         if not vgg_weights.is_file():
             raise WeightsError(f"VGG-19 weights not found: {vgg_weights}")
-        return SGMConfig(descriptor="vgg", vgg_weights=str(vgg_weights), device=placement.device.type,
-                         vgg_precision=placement.precision)
-    if placement.device.type == "cuda":
-        return SGMConfig(descriptor="auto", device="cuda", vgg_precision=placement.precision)
-    return SGMConfig(descriptor="color")
+        return make(descriptor="vgg", vgg_weights=str(vgg_weights), device=placement.device.type,
+                    vgg_precision=placement.precision)
+    if placement.device.type == "cuda" or faithful:
+        return make(descriptor="auto", device=placement.device.type, vgg_precision=placement.precision)
+    return make(descriptor="color")
 
 
-def _build_animeinterp(weights: Path | None, sgm: str, sgm_settings: SGMConfig) -> FrameInterpolator:
+def _build_animeinterp(weights: Path | None, sgm: str, placement: Placement, vgg_weights: Path | None) -> FrameInterpolator:
     resolved = resolve_weights(weights)
     if resolved is None:
         raise WeightsError(
-            "the AnimeInterp network needs weights and none are shipped in this build: pass --weights PATH "
-            "(e.g. anime_interp_full.ckpt) or use --model classic"
+            "the AnimeInterp network needs weights and none are shipped in this build: pass --weights PATH, "
+            "run `animeinterp weights download official`, or use --model classic"
         )
-    path, guidance = resolved
     try:
-        network = load_animeinterp(path)
+        network = load_animeinterp(resolved.path)
     except CheckpointError as error:
         raise WeightsError(str(error)) from None
+    sgm_settings = sgm_config(placement, vgg_weights, faithful=resolved.paper_pipeline)
     # "precomputed" flows arrive with each pair (benchmark); "zero" starts the RFR from rest
-    return AnimeInterpPipeline(network, guidance if sgm == "inline" else "zero", sgm_settings)
+    return AnimeInterpPipeline(network, resolved.guidance if sgm == "inline" else "zero", sgm_settings)

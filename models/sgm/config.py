@@ -34,6 +34,9 @@ class SGMConfig:
     """
 
     working_size: tuple[int, int] = (960, 540)
+    # how larger frames are brought down to the working size: "area" averaging (no aliasing on
+    # 1080p and 4K), or "bilinear" as the original's cv2.resize; enlarging is always bilinear
+    working_resize: str = "area"
     # "auto" (VGG-19 when weights are found, else "color"), "vgg", "color". VGG-19 at 960×540
     # is ~150 GFLOP per frame: fine on a GPU, 10–30 s per pair on a 2-core CPU (bench), so a
     # CPU-only caller wants "color"
@@ -94,8 +97,28 @@ class SGMConfig:
             raise SGMInputError(f"unknown DIS preset {self.dis_preset!r}; choose one of {', '.join(DIS_PRESETS)}")
         if self.flow_layout not in FLOW_LAYOUTS:
             raise SGMInputError(f"unknown SGM flow layout {self.flow_layout!r}; choose one of {', '.join(FLOW_LAYOUTS)}")
+        if self.working_resize not in ("area", "bilinear"):
+            raise SGMInputError(f"unknown SGM working resize {self.working_resize!r}; choose area or bilinear")
         if self.vgg_precision not in ("fp32", "bf16", "fp16"):
             raise SGMInputError(f"unknown VGG precision {self.vgg_precision!r}; choose fp32, bf16 or fp16")
+
+    @classmethod
+    def faithful(cls, **changes) -> SGMConfig:
+        """The released ``gen_sgm.py``'s own settings where this module has a faster default:
+        the 30-px bilateral filter of the line map, DIS refined to finest scale 0 with 25
+        variational and 50 gradient-descent iterations, one DIS call per matched pair on its
+        own canvas (``flow_layout="patches"``), and bilinear resizing to the working size. What remains different is listed in
+        ``models/sgm/README.md`` with its measured cost. ``changes`` override fields."""
+        settings = dict(
+            bilateral_diameter=30,
+            dis_finest_scale=0,
+            dis_variational_iterations=25,
+            dis_gradient_descent_iterations=50,
+            flow_layout="patches",
+            working_resize="bilinear",
+        )
+        settings.update(changes)
+        return cls(**settings)
 
     @property
     def scale(self) -> float:

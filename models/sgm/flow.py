@@ -178,18 +178,33 @@ def _patch(gray: np.ndarray, labels: np.ndarray, segment: int, box: np.ndarray, 
 
 
 def _splatted_overlap(mask0: np.ndarray, mask1: np.ndarray, flow: np.ndarray) -> float:
-    """The original's consistency score: ``mask0`` average-splatted along ``flow`` (H, W, 2),
-    values below 0.05 dropped; the share of the landed pixels that lie on ``mask1`` (NaN when
-    nothing landed, which fails any threshold)."""
-    import torch
-
-    from models.ops.splat import forward_splat
-
-    values = torch.from_numpy(mask0.astype(np.float32))[None, None]
-    vectors = torch.from_numpy(np.ascontiguousarray(flow.transpose(2, 0, 1)))[None]
-    landed = forward_splat(values, vectors, "avg")[0, 0].numpy() >= 0.05
+    """The original's consistency score: ``mask0`` average-splatted along ``flow`` (H, W, 2)
+    (bilinear, weights from the flow's fractional part, Σwm / Σw where Σw > 0), values below
+    0.05 dropped; the share of the landed pixels that lie on ``mask1`` (NaN when nothing
+    landed, which fails any threshold). numpy, not torch: the patches are small, and a
+    contended torch thread pool cost more than the work here."""
+    height, width = mask0.shape
+    u, v = flow[..., 0].astype(np.float32), flow[..., 1].astype(np.float32)
+    finite = np.isfinite(u) & np.isfinite(v)
+    u, v = np.where(finite, u, -(width + height)), np.where(finite, v, -(width + height))
+    floor_u, floor_v = np.floor(u), np.floor(v)
+    ax, ay = (u - floor_u).ravel(), (v - floor_v).ravel()
+    ys, xs = np.divmod(np.arange(height * width), width)
+    x0 = xs + np.clip(floor_u, -2 * width, 2 * width).astype(np.int64).ravel()
+    y0 = ys + np.clip(floor_v, -2 * height, 2 * height).astype(np.int64).ravel()
+    values = mask0.ravel().astype(np.float64)
+    total = np.zeros(height * width)
+    weight = np.zeros(height * width)
+    for dx, dy, share in ((0, 0, (1 - ax) * (1 - ay)), (1, 0, ax * (1 - ay)), (0, 1, (1 - ax) * ay), (1, 1, ax * ay)):
+        cx, cy = x0 + dx, y0 + dy
+        inside = (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
+        index = (cy * width + cx)[inside]
+        total += np.bincount(index, weights=(share * values)[inside], minlength=height * width)
+        weight += np.bincount(index, weights=share[inside], minlength=height * width)
+    average = np.divide(total, weight, out=np.zeros_like(total), where=weight > 0)
+    landed = average >= 0.05
     count = int(landed.sum())
-    return float((landed & mask1).sum()) / count if count else float("nan")
+    return float((landed & mask1.ravel()).sum()) / count if count else float("nan")
 
 
 def _patches_flow(gray0, gray1, labels0, labels1, sources, targets, box0, box1, tile, pad0, pad1, config, flow):

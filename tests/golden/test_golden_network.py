@@ -102,7 +102,7 @@ def test_every_stage_matches_the_released_code(model, network_cases, name, monke
         _close(case, key, ours[key])
 
 
-@pytest.mark.slow  # the paper network at 640×480 on the CPU: ~10 s
+@pytest.mark.slow  # the paper network at 640×480 on the CPU: 5–15 s
 def test_real_640x480_case_flows_and_frame(model, network_cases, monkeypatch):
     case = _case(network_cases, "real_onepiece_640x480_smooth_init")
     ours = _run(model, case, monkeypatch)
