@@ -63,6 +63,9 @@ class SGMConfig:
     merge_rounds: int = 10
     merge_small_area: int = 500  # regions below this area are merge candidates
     merge_histogram_bins: int = 25  # per colour channel
+    # §6.4: "nearest" (one distance transform: each line pixel joins the nearest region) or
+    # "thinning" (the original's rounds of "first non-line neighbour, W, NW, N, …")
+    line_pixels: str = "nearest"
 
     # §6.6–6.8 descriptors, affinity, matching
     color_bins: int = 16  # per CIELAB channel for the weights-free descriptor
@@ -97,6 +100,8 @@ class SGMConfig:
             raise SGMInputError(f"unknown DIS preset {self.dis_preset!r}; choose one of {', '.join(DIS_PRESETS)}")
         if self.flow_layout not in FLOW_LAYOUTS:
             raise SGMInputError(f"unknown SGM flow layout {self.flow_layout!r}; choose one of {', '.join(FLOW_LAYOUTS)}")
+        if self.line_pixels not in ("nearest", "thinning"):
+            raise SGMInputError(f"unknown SGM line-pixel rule {self.line_pixels!r}; choose nearest or thinning")
         if self.working_resize not in ("area", "bilinear"):
             raise SGMInputError(f"unknown SGM working resize {self.working_resize!r}; choose area or bilinear")
         if self.vgg_precision not in ("fp32", "bf16", "fp16"):
@@ -107,7 +112,8 @@ class SGMConfig:
         """The released ``gen_sgm.py``'s own settings where this module has a faster default:
         the 30-px bilateral filter of the line map, DIS refined to finest scale 0 with 25
         variational and 50 gradient-descent iterations, one DIS call per matched pair on its
-        own canvas (``flow_layout="patches"``), and bilinear resizing to the working size. What remains different is listed in
+        own canvas (``flow_layout="patches"``), the original's line-pixel rounds
+        (``line_pixels="thinning"``), and bilinear resizing to the working size. What remains different is listed in
         ``models/sgm/README.md`` with its measured cost. ``changes`` override fields."""
         settings = dict(
             bilateral_diameter=30,
@@ -116,6 +122,7 @@ class SGMConfig:
             dis_gradient_descent_iterations=50,
             flow_layout="patches",
             working_resize="bilinear",
+            line_pixels="thinning",
         )
         settings.update(changes)
         return cls(**settings)

@@ -118,6 +118,26 @@ def test_line_pixels_go_to_the_nearest_region():
     assert (assign_line_pixels(np.zeros((4, 4), np.int32)) == 0).all()  # nothing to give: one segment
 
 
+def test_thinning_takes_the_first_neighbour_in_the_originals_order():
+    from models.sgm.segmentation import thin_line_pixels
+
+    labels = np.array([
+        [1, 1, 1, 1, 1],
+        [1, 0, 0, 0, 2],
+        [3, 3, 0, 2, 2],
+        [3, 3, 3, 2, 2],
+    ])
+    thinned = thin_line_pixels(labels)
+    # row 0 and column 0 are never taken (the original's "y − 1 > 0", "x − 1 > 0"), so
+    # (1,1) skips W, NW, N, NE; E and SE are lines: S = 3. (1,2): W line, NW/N/NE in row 0,
+    # E line, SE = 2. (1,3): E = 2. (2,2): W = 3
+    np.testing.assert_array_equal(thinned[1, 1:4], [3, 2, 2])
+    assert thinned[2, 2] == 3
+    lone = np.zeros((3, 3), np.int64)
+    lone[:, 0] = 5  # only column 0 is filled: the quirk leaves the zeros as they are
+    np.testing.assert_array_equal(thin_line_pixels(lone), lone)
+
+
 def test_relabel_ranks_segments_by_area_ascending():
     labels = np.array([[7, 7, 7, 2, 2, 5]], np.int32)
     ranked, areas = relabel_by_area(labels)
