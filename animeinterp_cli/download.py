@@ -215,7 +215,7 @@ def _describe(error: BaseException) -> str:
         if isinstance(reason, socket.timeout | TimeoutError):
             return "timed out"
         if isinstance(reason, OSError) and reason.strerror:
-            return reason.strerror.lower() if reason.strerror.istitle() else reason.strerror
+            return reason.strerror  # "Connection refused", "Name or service not known", …
         return str(reason)
     if isinstance(error, socket.timeout | TimeoutError):
         return "timed out"

@@ -379,3 +379,25 @@ def test_a_corrupt_official_checkpoint_is_an_error_not_a_silent_fallback(folders
         f.write(b"\xff" * 8)
     with pytest.raises(WeightsError, match="anime_interp_full.ckpt"):
         _make_runner(RunConfig(device="cpu", precision="fp32"), note=lambda m: None)
+
+
+def test_a_checkpoint_outside_the_manifest_runs_the_papers_pipeline_and_the_projects_keeps_fast_sgm(
+    folders, official_bytes, cpu_fp32
+):
+    from animeinterp_cli.benchmark.run import build_contenders
+    from animeinterp_cli.engine.methods import build_method
+
+    weights, _ = folders
+    _tiny_default(weights)
+    user_file = weights.parent / "somewhere" / "anime_interp_full.ckpt"
+    user_file.parent.mkdir()
+    user_file.write_bytes(official_bytes)
+    paper = build_method("animeinterp", placement=cpu_fp32, weights=user_file)
+    from models.sgm import SGMConfig
+
+    # the faithful SGM, with VGG-19 whenever its weights are found, even on the CPU
+    assert paper.sgm == SGMConfig.faithful(descriptor="auto", device="cpu", vgg_precision="fp32")
+    project = build_method("animeinterp", placement=cpu_fp32, weights=weights / "tiny.pt")
+    assert project.sgm.flow_layout == "aligned" and project.sgm.descriptor == "color"
+    (contender,) = build_contenders(["animeinterp"], placement=cpu_fp32, weights=user_file, sgm="inline")
+    assert contender.runner.method.sgm.flow_layout == "patches"  # benchmark --sgm inline: the faithful SGM
