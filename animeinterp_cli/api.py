@@ -102,7 +102,7 @@ def _choose_method(config: RunConfig, placement: Placement, note: Callable[[str]
         resolved = resolve_weights(None)
         if resolved is not None:  # weights chosen for the user: say which, and which pipeline
             name = "animeinterp"
-            note(describe_weights(resolved))
+            note(describe_weights(resolved, config.sgm))
     if name == "auto":
         if resolve_weights(config.weights) is not None:
             name = "animeinterp"

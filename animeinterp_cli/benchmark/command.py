@@ -89,7 +89,7 @@ def benchmark(
     if "animeinterp" in names and weights is None:
         from animeinterp_cli.engine.methods import describe_weights, resolve_weights
 
-        console.note(describe_weights(resolve_weights(None)))  # built above, so there are weights
+        console.note(describe_weights(resolve_weights(None), sgm))  # built above, so there are weights
 
     count = min(limit, len(dataset.triplets)) if limit is not None else len(dataset.triplets)
     progress = console.RichProgress(quiet)

@@ -107,13 +107,14 @@ def resolve_weights(weights: Path | None) -> ResolvedWeights | None:
     return ResolvedWeights(weights, "sgm", "file")
 
 
-def describe_weights(resolved: ResolvedWeights) -> str:
-    """One line for the user: which weights and which pipeline a run uses."""
+def describe_weights(resolved: ResolvedWeights, sgm: str = "inline") -> str:
+    """One line for the user: which weights and which pipeline a run uses (``sgm``: the
+    run's SGM mode, "inline", "zero" or "precomputed")."""
+    guidance = "inline SGM, faithful settings" if sgm == "inline" else f"SGM {sgm}"
     if resolved.origin == "official":
-        return (f"using the official AnimeInterp checkpoint {resolved.path.name} with the paper's pipeline "
-                "(inline SGM, faithful settings)")
+        return f"using the official AnimeInterp checkpoint {resolved.path.name} with the paper's pipeline ({guidance})"
     if resolved.origin == "file":
-        return f"using {resolved.path.name} as the paper's model (inline SGM, faithful settings)"
+        return f"using {resolved.path.name} as the paper's model ({guidance})"
     return f"using the project's weights {resolved.path.name} ({resolved.guidance} guidance)"
 
 
