@@ -222,7 +222,7 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, http.client.IncompleteRead):
         return "connection closed early"
     if isinstance(error, ConnectionError):
-        return error.strerror or type(error).__name__
+        return error.strerror or str(error) or type(error).__name__
     return str(error) or type(error).__name__
 
 

@@ -220,6 +220,7 @@ def test_an_interrupted_run_keeps_its_part_and_the_next_run_resumes(folders, ser
     assert code == 1
     line = _last_line(err)
     assert url in line and "breaking off" in line and "run the command again to resume" in line
+    assert f"connection closed after {dl.ATTEMPTS * MB:,} of {len(official_bytes):,} bytes" in line
     assert _files(weights) == [".official.part", ".official.part.json"]  # hidden, resumable; nothing else
     assert (weights / ".official.part").stat().st_size == dl.ATTEMPTS * MB
 
