@@ -402,3 +402,17 @@ def test_a_checkpoint_outside_the_manifest_runs_the_papers_pipeline_and_the_proj
     assert project.sgm.flow_layout == "aligned" and project.sgm.descriptor == "color"
     (contender,) = build_contenders(["animeinterp"], placement=cpu_fp32, weights=user_file, sgm="inline")
     assert contender.runner.method.sgm.flow_layout == "patches"  # benchmark --sgm inline: the faithful SGM
+
+
+def test_benchmark_says_it_scores_the_official_checkpoint(folders, server, official_bytes, tmp_path, capsys):
+    import json
+
+    from tests.benchmark.atd import write_triplet
+
+    dl.download("official", server.serve("/ckpt", official_bytes))
+    write_triplet(tmp_path / "data" / "one", error=3)
+    code, err = run_cli(capsys, "benchmark", tmp_path / "data", "--limit", "1", "--sgm", "zero", "--json",
+                        tmp_path / "out.json", "--device", "cpu", "--precision", "fp32", "-q")
+    assert code == 0, err
+    assert "official AnimeInterp checkpoint anime_interp_full.ckpt" in err and "SGM zero" in err
+    assert json.loads((tmp_path / "out.json").read_text())["weights"] == "anime_interp_full.ckpt"
