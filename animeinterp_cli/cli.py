@@ -17,7 +17,18 @@ import typer
 
 from animeinterp_cli import __version__, console
 from animeinterp_cli.errors import AnimeInterpError
-from animeinterp_cli.options import CodecOpt, CrfOpt, DeviceOptions, FpsOpt, PresetOpt, RunOptions, with_options
+from animeinterp_cli.options import (
+    CodecOpt,
+    CrfOpt,
+    DeviceOptions,
+    DownloadNameArg,
+    DownloadUrlOpt,
+    FpsOpt,
+    PresetOpt,
+    QuietOpt,
+    RunOptions,
+    with_options,
+)
 
 app = typer.Typer(
     name="animeinterp",
@@ -117,9 +128,19 @@ def frames(
     _run_and_report(interpolate_frames, dir_in, dir_out, _run_config(options, hardware), options.quiet)
 
 
-@app.command("weights")
-def weights_command() -> None:
+weights_app = typer.Typer(
+    help="List and verify the weights the tool can find; `weights download NAME` fetches the paper's.",
+    no_args_is_help=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(weights_app, name="weights")
+
+
+@weights_app.callback(invoke_without_command=True)
+def weights_command(ctx: typer.Context) -> None:
     """List the weights the tool can find and verify their checksums."""
+    if ctx.invoked_subcommand is not None:
+        return
     from rich.table import Table
 
     from animeinterp_cli.errors import WeightsError
@@ -131,27 +152,55 @@ def weights_command() -> None:
         table.add_column(column)
     problems = []
     for entry in read_manifest(folder):
+        where = "downloads.toml" if entry.origin == "download" else "the manifest"
         if not entry.present:
             status, size = "[red]missing[/]", "-"
-            problems.append(f"weights file {entry.path} listed in the manifest is missing")
+            problems.append(f"weights file {entry.path} listed in {where} is missing")
         else:
             size = f"{entry.path.stat().st_size / 1e6:.1f} MB"
             if entry.sha256 is None:
                 status = "not in manifest"
             elif sha256_of(entry.path) == entry.sha256:
-                status = "[green]ok[/]"
+                status = "[green]ok[/]" + (" (downloaded)" if entry.origin == "download" else "")
             else:
                 status = "[red]MISMATCH[/]"
-                problems.append(f"weights file {entry.path} is corrupt: its sha256 does not match the manifest")
-        table.add_row(entry.name, entry.path.name, size, entry.guidance, status)
+                problems.append(f"weights file {entry.path} is corrupt: its sha256 does not match {where}")
+        shown = entry.path.name if entry.path.parent == folder else str(entry.path)
+        table.add_row(entry.name, shown, size, entry.guidance, status)
     for path in user_checkpoints(folder):
         table.add_row(path.stem, path.name, f"{path.stat().st_size / 1e6:.1f} MB", "sgm", "user file (no checksum)")
     if table.row_count == 0:
-        console.stderr.print(f"no weights found in {folder}: `double` uses the classic method unless --weights is given")
+        console.stderr.print(
+            f"no weights found in {folder}: `double` uses the classic method unless --weights is given "
+            "(`animeinterp weights download official` fetches the paper's checkpoint)"
+        )
     else:
         console.stderr.print(table)
     if problems:
         raise WeightsError(problems[0])
+
+
+@weights_app.command("download")
+def weights_download(name: DownloadNameArg, url: DownloadUrlOpt = None, quiet: QuietOpt = False) -> None:
+    """Download, validate and record the paper's weights (resumes an interrupted download)."""
+    from animeinterp_cli.download import Callbacks, download
+
+    bar = console.DownloadProgress(quiet)
+    outcome = download(
+        name, url, Callbacks(note=console.note, start=bar.start, advance=bar.advance, stop=bar.stop)
+    )
+    if quiet:
+        return
+    if outcome.status == "present":
+        console.stderr.print(f"{name}: {outcome.path} is already present and verified (sha256 {outcome.sha256[:12]}…): nothing to do")
+    elif outcome.status == "recorded":
+        console.stderr.print(f"{name}: {outcome.path} was already there; validated and recorded (sha256 {outcome.sha256[:12]}…)")
+    else:
+        console.stderr.print(
+            f"[green]done:[/] {name} → {outcome.path} ({outcome.path.stat().st_size / 1e6:.1f} MB, "
+            f"sha256 {outcome.sha256[:12]}…, validated and recorded)",
+            soft_wrap=True,
+        )
 
 
 def _register_package_commands() -> None:

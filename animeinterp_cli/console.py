@@ -70,3 +70,42 @@ def note(message: str) -> None:
 
 def error(message: str) -> None:
     stderr.print(f"[red]error:[/] {message}", soft_wrap=True)
+
+
+class DownloadProgress:
+    """A transfer's bar on stderr: bytes done of the total, rate, time left; silent when ``quiet``."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def start(self, url: str, total: int | None, done: int) -> None:
+        if self.quiet:
+            return
+        from rich.progress import DownloadColumn, TransferSpeedColumn
+
+        self.stop()
+        if done:
+            note(f"resuming at {done / 1e6:.1f} MB")
+        self._progress = Progress(
+            TextColumn("[bold]download"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=stderr,
+            transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("download", total=total, completed=done)
+
+    def advance(self, count: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, count)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

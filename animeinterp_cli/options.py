@@ -97,6 +97,13 @@ class MetricProtocol(StrEnum):
     standard = "standard"  # uint8 output, Gaussian 11×11 SSIM
 
 
+class DownloadName(StrEnum):
+    """``weights download NAME``: the files the tool can fetch (see ``download.py``)."""
+
+    official = "official"  # the authors' AnimeInterp checkpoint
+    vgg19 = "vgg19"  # torchvision's ImageNet VGG-19, for SGM's segment descriptors
+
+
 def choices(enum: type[StrEnum]) -> str:
     """``"a, b, c"``: an enum's values, for messages."""
     return ", ".join(member.value for member in enum)
@@ -193,6 +200,10 @@ SceneThresholdOpt = Annotated[
 CodecOpt = Annotated[str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, libvpx-vp9…")]
 CrfOpt = Annotated[int, typer.Option(min=0, max=63, help="Constant rate factor (lower = better quality).")]
 PresetOpt = Annotated[str, typer.Option(help="Encoder preset (e.g. x264's ultrafast … veryslow).")]
+DownloadNameArg = Annotated[
+    DownloadName, typer.Argument(help="official (the AnimeInterp checkpoint) or vgg19 (ImageNet VGG-19 for SGM).")
+]
+DownloadUrlOpt = Annotated[Optional[str], typer.Option(help="Fetch from this URL instead of the known mirrors.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 

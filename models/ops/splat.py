@@ -3,7 +3,8 @@
 Each source pixel (x, y) of ``values`` moves to (x + u, y + v) where (u, v) = ``flow[:, :, y, x]``
 and is spread bilinearly over the four integer pixels around that target: north-west
 (x0, y0) gets (1−ax)(1−ay), north-east ax(1−ay), south-west (1−ax)ay, south-east ax·ay, with
-x0 = floor(tx), ax = tx − x0 (likewise y). Corners outside the image are dropped and the
+x0 = x + floor(u), ax = u − floor(u) (likewise y: the weights come from the flow's own
+fractional part, exact at any width). Corners outside the image are dropped and the
 remaining weights are *not* renormalised. Non-finite flow vectors move nothing.
 
 Modes:
@@ -77,21 +78,24 @@ def forward_splat(
         else:
             importance = None
 
-        # per source pixel: the four target corners and their bilinear weights
+        # per source pixel: the four target corners and their bilinear weights. The corner is
+        # the integer pixel plus floor(u), the weight u − floor(u), both from the flow itself
+        # (as the released code does): x + u in float32 would round the column away at large
+        # x (at 4K width a float32 step is 2⁻¹², a 1e-4 weight error) before taking its floor
+        finite = torch.isfinite(flow).all(dim=1)
+        # a vector past the image's size lands outside wherever it starts: clamping it there
+        # keeps the integer conversion in range and still drops every corner
+        limit = float(max(h, w) + 2)
+        u = torch.where(finite, flow[:, 0], torch.full_like(flow[:, 0], -limit)).clamp(-limit, limit)
+        v = torch.where(finite, flow[:, 1], torch.full_like(flow[:, 1], -limit)).clamp(-limit, limit)
+        floor_u, floor_v = torch.floor(u), torch.floor(v)
+        ax = (u - floor_u).reshape(b, h * w, 1)
+        ay = (v - floor_v).reshape(b, h * w, 1)
         ys, xs = torch.meshgrid(
-            torch.arange(h, device=flow.device, dtype=torch.float32),
-            torch.arange(w, device=flow.device, dtype=torch.float32),
-            indexing="ij",
+            torch.arange(h, device=flow.device), torch.arange(w, device=flow.device), indexing="ij"
         )
-        tx = (xs + flow[:, 0]).reshape(b, h * w, 1)
-        ty = (ys + flow[:, 1]).reshape(b, h * w, 1)
-        finite = torch.isfinite(tx) & torch.isfinite(ty)
-        # non-finite targets are sent far outside, so every corner is dropped
-        tx = torch.where(finite, tx, torch.full_like(tx, -2.0))
-        ty = torch.where(finite, ty, torch.full_like(ty, -2.0))
-        x0, y0 = torch.floor(tx), torch.floor(ty)
-        ax, ay = tx - x0, ty - y0
-        x0, y0 = x0.long(), y0.long()
+        x0 = (xs + floor_u.long()).reshape(b, h * w, 1)
+        y0 = (ys + floor_v.long()).reshape(b, h * w, 1)
 
         out = rows.new_zeros(b, h * w, c)
         weight_map = rows.new_zeros(b, h * w, 1) if (mode != "sum" or return_weight) else None

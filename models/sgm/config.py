@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 REFERENCE_SIZE = (960, 540)  # (width, height) at which the original computes SGM
 DESCRIPTORS = ("auto", "vgg", "color")
 DIS_PRESETS = ("ultrafast", "fast", "medium")
+FLOW_LAYOUTS = ("aligned", "patches")
 
 
 class SGMInputError(ValueError):
@@ -33,6 +35,9 @@ class SGMConfig:
     """
 
     working_size: tuple[int, int] = (960, 540)
+    # how larger frames are brought down to the working size: "area" averaging (no aliasing on
+    # 1080p and 4K), or "bilinear" as the original's cv2.resize; enlarging is always bilinear
+    working_resize: str = "area"
     # "auto" (VGG-19 when weights are found, else "color"), "vgg", "color". VGG-19 at 960×540
     # is ~150 GFLOP per frame: fine on a GPU, 10–30 s per pair on a 2-core CPU (bench), so a
     # CPU-only caller wants "color"
@@ -59,6 +64,9 @@ class SGMConfig:
     merge_rounds: int = 10
     merge_small_area: int = 500  # regions below this area are merge candidates
     merge_histogram_bins: int = 25  # per colour channel
+    # §6.4: "nearest" (one distance transform: each line pixel joins the nearest region) or
+    # "thinning" (the original's rounds of "first non-line neighbour, W, NW, N, …")
+    line_pixels: str = "nearest"
 
     # §6.6–6.8 descriptors, affinity, matching (mutual nearest neighbours: the released rank-sum threshold 0)
     color_bins: int = 16  # per CIELAB channel for the weights-free descriptor
@@ -72,6 +80,7 @@ class SGMConfig:
     max_segment_fraction: float = 0.12  # ... and less than this fraction of the frame
     max_size_ratio: float = 3.0
     min_overlap: float = 0.8  # DIS consistency gate: warped-mask overlap must exceed this
+    flow_layout: str = "aligned"  # "aligned" (one frame-sized DIS) or "patches" (the original's per-pair DIS); see flow.py
     # DIS inside the segments: OpenCV's MEDIUM preset as shipped. The original refines it to
     # finest scale 0 with 25 variational and 50 gradient-descent iterations, which costs 8× the
     # time here for 0.2–0.3 px less EPE on translated cartoon shapes (bench/sgm_bench.py).
@@ -88,8 +97,34 @@ class SGMConfig:
             raise SGMInputError(f"unknown SGM descriptor {self.descriptor!r}; choose one of {', '.join(DESCRIPTORS)}")
         if self.dis_preset not in DIS_PRESETS:
             raise SGMInputError(f"unknown DIS preset {self.dis_preset!r}; choose one of {', '.join(DIS_PRESETS)}")
+        if self.flow_layout not in FLOW_LAYOUTS:
+            raise SGMInputError(f"unknown SGM flow layout {self.flow_layout!r}; choose one of {', '.join(FLOW_LAYOUTS)}")
+        if self.line_pixels not in ("nearest", "thinning"):
+            raise SGMInputError(f"unknown SGM line-pixel rule {self.line_pixels!r}; choose nearest or thinning")
+        if self.working_resize not in ("area", "bilinear"):
+            raise SGMInputError(f"unknown SGM working resize {self.working_resize!r}; choose area or bilinear")
         if self.vgg_precision not in ("fp32", "bf16", "fp16"):
             raise SGMInputError(f"unknown VGG precision {self.vgg_precision!r}; choose fp32, bf16 or fp16")
+
+    @classmethod
+    def faithful(cls, **changes) -> SGMConfig:
+        """The released ``gen_sgm.py``'s own settings where this module has a faster default:
+        the 30-px bilateral filter of the line map, DIS refined to finest scale 0 with 25
+        variational and 50 gradient-descent iterations, one DIS call per matched pair on its
+        own canvas (``flow_layout="patches"``), the original's line-pixel rounds
+        (``line_pixels="thinning"``), and bilinear resizing to the working size. What remains different is listed in
+        ``models/sgm/README.md`` with its measured cost. ``changes`` override fields."""
+        settings: dict[str, Any] = dict(
+            bilateral_diameter=30,
+            dis_finest_scale=0,
+            dis_variational_iterations=25,
+            dis_gradient_descent_iterations=50,
+            flow_layout="patches",
+            working_resize="bilinear",
+            line_pixels="thinning",
+        )
+        settings.update(changes)
+        return cls(**settings)
 
     @property
     def scale(self) -> float:

@@ -13,14 +13,18 @@ Differences from the original (all vectorised replacements of per-fill / per-pix
   have shrunk a neighbouring fill's seed area.
 - Merging: all regions of a round decide from the state at the start of the round (the
   original writes each decision before the next region looks), merges are followed to their
-  final target, and the target is picked with the best histogram-intersection score, which
+  final target (two regions that pick each other merge into the higher label, as the
+  original's in-order writes do; more generally a cycle of picks is cut at its highest
+  label), and the target is picked with the best histogram-intersection score, which
   also drives the score rules (the original uses the score of the last neighbour it looked at,
   an evident slip). Histograms use 25 fixed bins over 0..255 per channel instead of bins
   spanning each region's own range, so two regions' histograms are comparable. The vertex-count
   rule is left out: a one-vertex contour only occurs for regions of a few pixels, which the
   area rules already handle.
 - Line pixels go to the region of the nearest non-line pixel (one distance transform) instead
-  of up to 100 rounds of "first non-line neighbour in the order W, NW, N, NE, E, SE, S, SW".
+  of up to 100 rounds of "first non-line neighbour in the order W, NW, N, NE, E, SE, S, SW"
+  (``line_pixels="nearest"``, the fast default); ``line_pixels="thinning"`` (the faithful
+  setting) runs the original's rounds, vectorised per round.
 """
 
 from __future__ import annotations
@@ -132,15 +136,32 @@ def _colour_counts(image: np.ndarray, labels: np.ndarray, count: int, bins: int)
 
 
 def _follow(mapping: np.ndarray) -> np.ndarray:
-    """Follow label → label merges to their end; labels caught in a cycle keep themselves."""
-    identity = np.arange(mapping.size)
-    for _ in range(64):  # pointer jumping: chains of length 2**64 are out of reach
+    """Follow label → label merges to their end.
+
+    Regions that pick each other (a → b → a, or a longer cycle) would otherwise cancel out and
+    never merge. The original decides region by region in ascending label order and writes
+    each decision at once, so in a pair a < b, a merges into b first and b then finds itself
+    already grown; likewise here every cycle is cut at its highest label, which keeps itself,
+    and the others merge into it.
+    """
+    mapping = mapping.copy()
+    count = mapping.size
+    steps = max(1, int(count - 1).bit_length())  # 2**steps ≥ count: every walk ends on its cycle
+    landing, highest = mapping.copy(), np.maximum(np.arange(count), mapping)
+    for _ in range(steps):  # pointer jumping; ``highest`` = the largest label seen on the way
+        highest = np.maximum(highest, highest[landing])
+        landing = landing[landing]
+    on_cycle = np.zeros(count, bool)
+    on_cycle[landing] = True  # after ≥ count steps every walk is on a cycle, and covers it
+    on_cycle &= mapping != np.arange(count)
+    # after ≥ count steps a cycle member has seen its whole cycle: the highest one stays
+    heads = np.flatnonzero(on_cycle & (highest == np.arange(count)))
+    mapping[heads] = heads
+    for _ in range(steps + 1):  # now acyclic: jump to the ends
         jumped = mapping[mapping]
         if np.array_equal(jumped, mapping):
             break
         mapping = jumped
-    stuck = mapping[mapping] != mapping
-    mapping[stuck] = identity[stuck]
     return mapping
 
 
@@ -212,6 +233,46 @@ def assign_line_pixels(labels: np.ndarray) -> np.ndarray:
     return owner[nearest]
 
 
+# the original's neighbour order for a line pixel: W, NW, N, NE, E, SE, S, SW as (dy, dx)
+_THINNING_ORDER = ((0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1))
+
+
+def thin_line_pixels(labels: np.ndarray, max_rounds: int = 100) -> np.ndarray:
+    """The original's "thinning" (spec §6.4), vectorised per round: every label-0 pixel with a
+    non-0 4-neighbour takes the label of its first non-0 8-neighbour in the order W, NW, N,
+    NE, E, SE, S, SW, read from the labels at the start of the round; up to ``max_rounds``
+    rounds. As in the original, a neighbour in column 0 or row 0 is never taken (its tests are
+    x − 1 > 0 and y − 1 > 0), and zeros that no round reaches stay 0."""
+    result = labels.copy()
+    height, width = result.shape
+    ys, xs = np.mgrid[0:height, 0:width]
+    usable = {
+        -1: (xs - 1 > 0, ys - 1 > 0),  # the quirk: index 0 counts as outside
+        1: (xs + 1 < width, ys + 1 < height),
+        0: (np.ones_like(xs, bool), np.ones_like(ys, bool)),
+    }
+    for _ in range(max_rounds):
+        line = result == 0
+        if not line.any():
+            break
+        filled = np.pad(~line, 1)
+        touching = filled[:-2, 1:-1] | filled[2:, 1:-1] | filled[1:-1, :-2] | filled[1:-1, 2:]
+        waiting = line & touching
+        if not waiting.any():
+            break
+        padded = np.pad(result, 1)
+        updated = result.copy()
+        for dy, dx in _THINNING_ORDER:
+            neighbour = padded[1 + dy:1 + dy + height, 1 + dx:1 + dx + width]
+            take = waiting & usable[dx][0] & usable[dy][1] & (neighbour != 0)
+            updated[take] = neighbour[take]
+            waiting &= ~take
+        if np.array_equal(updated, result):
+            break  # nothing moves any more: the remaining rounds would not either
+        result = updated
+    return result
+
+
 def relabel_by_area(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Relabel to 0..N−1 by pixel count, ascending (ties keep label order). Returns (labels, areas)."""
     area = np.bincount(labels.ravel())
@@ -231,5 +292,5 @@ def segment_lines(image: np.ndarray, lines: np.ndarray, config: SGMConfig) -> tu
     """:func:`segment` from a precomputed (H, W) bool line map."""
     labels = trapped_ball_fill(~lines, config.ball_radii)
     labels = merge_small_regions(labels, image, config)
-    labels = assign_line_pixels(labels)
+    labels = thin_line_pixels(labels) if config.line_pixels == "thinning" else assign_line_pixels(labels)
     return relabel_by_area(labels)

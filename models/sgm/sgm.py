@@ -55,13 +55,15 @@ def _check_frames(frame0, frame1) -> None:
         raise SGMInputError(f"SGM frames differ in size: {frame0.shape} vs {frame1.shape}")
 
 
-def _to_working(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _to_working(frame: np.ndarray, size: tuple[int, int], resize: str = "area") -> np.ndarray:
     width, height = size
     if frame.shape[1] == width and frame.shape[0] == height:
         return np.ascontiguousarray(frame)
     shrinking = frame.shape[1] >= width and frame.shape[0] >= height
-    # area averaging when shrinking (no aliasing on 4K input); bilinear, as the original, otherwise
-    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    # area averaging when shrinking (no aliasing on 4K input) unless asked for the original's
+    # bilinear; bilinear, as the original, when enlarging
+    area = shrinking and resize == "area"
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if area else cv2.INTER_LINEAR)
 
 
 def _to_input(flow: np.ndarray, valid: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +120,7 @@ def sgm_flows(frame0: np.ndarray, frame1: np.ndarray, config: SGMConfig = SGMCon
     descriptor_name, vgg = _choose_descriptor(config)
 
     clock = time.perf_counter()
-    frames = [_to_working(frame, config.working_size) for frame in (frame0, frame1)]
+    frames = [_to_working(frame, config.working_size, config.working_resize) for frame in (frame0, frame1)]
     lines = [line_map(frame, config) for frame in frames]
     timings["line_map"] = time.perf_counter() - clock
 

@@ -71,10 +71,25 @@ def test_weights_are_read_and_verified_once(cpu_fp32, tiny_weights, monkeypatch)
     assert calls == [tiny_weights]
 
 
-def test_sgm_descriptor_is_decided_and_reported_at_build(cpu_fp32, tiny_weights):
+def test_sgm_descriptor_is_decided_and_reported_at_build(cpu_fp32, tiny_weights, tmp_path, monkeypatch):
+    from animeinterp_cli.weights import sha256_of
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no VGG-19 in torch hub's cache
+    # the project's weights (described by the manifest): the fast SGM, colour on the CPU
+    monkeypatch.setenv("ANIMEINTERP_WEIGHTS", str(tmp_path))
+    (tmp_path / "manifest.toml").write_text(
+        f'[tiny]\nfile = "tiny.pt"\nsha256 = "{sha256_of(tiny_weights)}"\nguidance = "sgm"\n'
+    )
     built = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights)
-    assert built.interpolator.sgm.descriptor == "color"
+    assert built.interpolator.sgm.descriptor == "color" and built.interpolator.sgm.flow_layout == "aligned"
     assert built.notes == ("SGM uses the weights-free colour descriptor (VGG-19 is slow on the CPU: --vgg-weights PATH)",)
+    # an SGM-guided file outside the manifest is the paper's model: the faithful SGM looks for
+    # VGG-19 even on the CPU, and says how to get it
+    (tmp_path / "manifest.toml").unlink()
+    built = build_method("animeinterp", placement=cpu_fp32, weights=tiny_weights)
+    assert built.interpolator.sgm.descriptor == "color" and built.interpolator.sgm.flow_layout == "patches"
+    assert built.notes == ("SGM uses the weights-free colour descriptor (no VGG-19 ImageNet weights found; "
+                           "`animeinterp weights download vgg19` fetches them)",)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a state dict", b"PK\x03\x04truncated"])

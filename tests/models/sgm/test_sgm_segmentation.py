@@ -84,11 +84,58 @@ def test_small_speck_merges_into_its_surrounding_region_and_big_regions_stay():
     assert (merged[10:13, 10:13] == 1).all()
 
 
+def test_two_small_regions_that_pick_each_other_merge_into_the_higher_label():
+    """Known answer: regions 2 and 3 (60 px each, the same red, side by side across the border
+    of a blue and a green region) each pick the other as merge target (best colour match,
+    6 ring pixels). The original merges 2 into 3 (label order, written at once) and the
+    merged piece, with two unlike neighbours, stays; a cancelled 2-cycle would leave both."""
+    labels = np.ones((40, 40), np.int32)
+    labels[20:] = 4
+    labels[17:23, 10:20] = 2
+    labels[17:23, 20:30] = 3
+    image = np.empty((40, 40, 3), np.uint8)
+    image[:20] = (40, 60, 200)
+    image[20:] = (30, 190, 60)
+    image[17:23, 10:30] = (220, 30, 30)
+    merged = merge_small_regions(labels, image, SGMConfig(working_size=(960, 540)))
+    expected = labels.copy()
+    expected[labels == 2] = 3
+    np.testing.assert_array_equal(merged, expected)
+
+
+def test_a_cycle_of_three_picks_is_cut_at_its_highest_label():
+    from models.sgm.segmentation import _follow
+
+    mapping = np.array([0, 2, 3, 1, 1, 5, 4])  # 1 → 2 → 3 → 1; 4 → 1; 6 → 4; 5 stays
+    np.testing.assert_array_equal(_follow(mapping), [0, 3, 3, 3, 3, 5, 3])
+    np.testing.assert_array_equal(_follow(np.array([0, 2, 1])), [0, 2, 2])  # the 2-cycle
+
+
 def test_line_pixels_go_to_the_nearest_region():
     labels = np.array([[1, 1, 0, 0, 2, 2]] * 3, np.int32)
     assigned = assign_line_pixels(labels)
     assert (assigned[:, :3] == 1).all() and (assigned[:, 3:] == 2).all()
     assert (assign_line_pixels(np.zeros((4, 4), np.int32)) == 0).all()  # nothing to give: one segment
+
+
+def test_thinning_takes_the_first_neighbour_in_the_originals_order():
+    from models.sgm.segmentation import thin_line_pixels
+
+    labels = np.array([
+        [1, 1, 1, 1, 1],
+        [1, 0, 0, 0, 2],
+        [3, 3, 0, 2, 2],
+        [3, 3, 3, 2, 2],
+    ])
+    thinned = thin_line_pixels(labels)
+    # row 0 and column 0 are never taken (the original's "y − 1 > 0", "x − 1 > 0"), so
+    # (1,1) skips W, NW, N, NE; E and SE are lines: S = 3. (1,2): W line, NW/N/NE in row 0,
+    # E line, SE = 2. (1,3): E = 2. (2,2): W = 3
+    np.testing.assert_array_equal(thinned[1, 1:4], [3, 2, 2])
+    assert thinned[2, 2] == 3
+    lone = np.zeros((3, 3), np.int64)
+    lone[:, 0] = 5  # only column 0 is filled: the quirk leaves the zeros as they are
+    np.testing.assert_array_equal(thin_line_pixels(lone), lone)
 
 
 def test_relabel_ranks_segments_by_area_ascending():
