@@ -142,11 +142,15 @@ def _with_progress(steps: int, quiet: bool, run):
 
 
 def _plot(out_dir: Path) -> None:
-    from animeinterp_cli.training.curve import plot_curves
+    """``curve.png`` of the run, with the classic method's validation mean as a reference line
+    when the run measured it (the residual stage does)."""
+    from animeinterp_cli.training.curve import plot_curves, read_log
 
     log = out_dir / "log.jsonl"
     if log.exists():
-        plot_curves(log, out_dir / "curve.png")
+        classic = next((r["classic_per_triplet"] for r in read_log(log) if "classic_per_triplet" in r), None)
+        references = {"classic": sum(classic.values()) / len(classic)} if classic else None
+        plot_curves(log, out_dir / "curve.png", references)
 
 
 @train_app.command("network")
