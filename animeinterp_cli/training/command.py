@@ -89,6 +89,10 @@ def synthesis_command(
     init: Annotated[
         Optional[Path], typer.Option(help="Start a new run from these weights (e.g. the candidate in weights/).")
     ] = None,
+    weight: Annotated[
+        Optional[list[str]],
+        typer.Option(help="NAME=W: draw the cached triplets whose name holds NAME W times as often (repeatable)."),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -98,6 +102,7 @@ def synthesis_command(
     config = ResidualTrainConfig(
         out_dir=out_dir, cache=cache, steps=steps, batch_size=batch_size, crop=crop, lr=lr, val_every=val_every,
         val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
+        weights=tuple(_name_weight(item) for item in weight or ()),
     )
     config.check()
     result = _with_progress(steps, quiet, lambda on_step, on_message: train_residual(config, on_step, on_message))
@@ -122,6 +127,17 @@ def export_command(
         f"{to / entry['file']}: {entry['samples_seen']} samples, validation {entry['validation_psnr']} dB "
         f"({entry['validation_gain_db']:+} dB over classic, worst triplet {entry['validation_worst_gain_db']:+} dB)"
     )
+
+
+def _name_weight(item: str) -> tuple[str, float]:
+    """``NAME=W`` → (NAME, W); a usage error otherwise."""
+    name, sep, value = item.partition("=")
+    try:
+        if not (sep and name):
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected NAME=WEIGHT, got {item!r}", param_hint="--weight") from None
 
 
 def _with_progress(steps: int, quiet: bool, run):
