@@ -21,7 +21,7 @@ from models.config import AnimeInterpConfig
 from models.interpolator import FrameInterpolator, Motion
 from models.rfr import RFR
 from models.synthesis import FeatureExtractor, ForwardSplatting, GridNet, ImportanceMetric
-from models.synthesis.splatting import coverage_blend, splat_frames
+from models.synthesis.splatting import coverage_blend, disagreement, splat_frames
 
 LEVELS = (1, 2, 3)
 
@@ -160,7 +160,8 @@ class AnimeInterp(FrameInterpolator):
         ``splats`` (as :func:`models.synthesis.splatting.splat_frames` gives them, with the
         level-1 features as riders; training passes cached frames without) plus GridNet's
         correction, which sees the splatted frames, the blend, both coverages, the input frames
-        and the splatted feature pyramids. ``t`` (B, 1, 1, 1). Returns
+        and the splatted feature pyramids, scaled by the frames' :func:`disagreement` when the
+        configuration has a ``disagreement_gate``. ``t`` (B, 1, 1, 1). Returns
         (B, 3, H, W) fp32 in [0, 1]."""
         base = coverage_blend(img0, img1, splats, t)
         features0, features1 = (
@@ -180,6 +181,9 @@ class AnimeInterp(FrameInterpolator):
             dim=1,
         )
         correction = self.synnet(_channels_last(frames), *(torch.cat(pair, dim=1) for pair in zip(features0, features1)))
+        threshold = self.config.synthesis.disagreement_gate
+        if threshold is not None:
+            correction = correction * disagreement(splats, threshold)
         return (base + correction.float()).clamp(0, 1)
 
     def forward(self, img0, img1, init01=None, init10=None, t=None) -> dict[str, torch.Tensor]:

@@ -92,16 +92,25 @@ class SynthesisConfig:
 
     ``residual`` (not in the paper): GridNet predicts a correction to the coverage-aware blend
     of the two softmax-splatted frames (the classic method's output) and also sees that blend,
-    both coverages and the input frames; its last layer starts at zero, so the untrained network *is* the
-    classic method and training can only move it from there.
+    both coverages and the input frames; its last layer starts at zero, so the untrained
+    network *is* the classic method and training can only move it from there.
+
+    ``disagreement_gate`` (residual only; None = off): the correction applies in full only
+    where the two splatted frames disagree by at least this much (mean absolute RGB difference
+    in [0, 1], over a 5×5 neighbourhood) or one of them left a hole, and proportionally less
+    where they agree: where both frames land on the same colour the classic blend is already
+    right, and a correction learned on other footage (film grain, say) would only hurt it.
     """
 
     feature_dims: tuple[int, int, int] = (32, 64, 96)
     grid_dims: tuple[int, int, int] = (32, 64, 96)
     residual: bool = False
+    disagreement_gate: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive(self, "feature_dims", "grid_dims")
+        if self.disagreement_gate is not None and not (self.residual and self.disagreement_gate > 0):
+            raise ValueError("SynthesisConfig.disagreement_gate needs residual=True and a positive threshold")
         if len(self.feature_dims) != 3 or len(self.grid_dims) != 3:
             raise ValueError("SynthesisConfig: feature_dims and grid_dims need exactly 3 levels")
 
@@ -195,7 +204,7 @@ class AnimeInterpConfig:
         cost 2.3×); GridNet keeps its width."""
         return cls(
             rfr=None,
-            synthesis=SynthesisConfig(feature_dims=(4, 8, 16), grid_dims=(8, 16, 24), residual=True),
+            synthesis=SynthesisConfig(feature_dims=(4, 8, 16), grid_dims=(8, 16, 24), residual=True, disagreement_gate=0.1),
             splat="soft",
             guidance="dis",
         )
@@ -203,7 +212,10 @@ class AnimeInterpConfig:
     @classmethod
     def guided_tiny(cls) -> AnimeInterpConfig:
         """:meth:`guided` with the smallest widths, for fast tests."""
-        return replace(cls.guided(), synthesis=SynthesisConfig(feature_dims=(2, 3, 4), grid_dims=(3, 4, 5), residual=True))
+        return replace(
+            cls.guided(),
+            synthesis=SynthesisConfig(feature_dims=(2, 3, 4), grid_dims=(3, 4, 5), residual=True, disagreement_gate=0.1),
+        )
 
     def for_inference(self, *, max_iters: int | None = None, flow_scale: float | None = None) -> AnimeInterpConfig:
         """This configuration with only the settings changed that leave its weights valid: at

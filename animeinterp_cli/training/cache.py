@@ -213,8 +213,12 @@ class CachedTriplets(torch.utils.data.Dataset):
         return len(self.usable)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, index])
-        entry = self.usable[index % len(self.usable)]
+        return self.sample(index % len(self.usable), index)
+
+    def sample(self, entry_index: int, visit: int) -> dict[str, torch.Tensor]:
+        """A window of entry ``entry_index``; ``visit`` seeds its crop and augmentation."""
+        rng = np.random.default_rng([self.seed, visit])
+        entry = self.usable[entry_index]
         arrays = {name: np.load(entry / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
         height, width = arrays["covers"].shape[1:]
         y, x = int(rng.integers(height - self.window + 1)), int(rng.integers(width - self.window + 1))

@@ -89,6 +89,10 @@ def synthesis_command(
     init: Annotated[
         Optional[Path], typer.Option(help="Start a new run from these weights (e.g. the candidate in weights/).")
     ] = None,
+    weight: Annotated[
+        Optional[list[str]],
+        typer.Option(help="NAME=W: draw the cached triplets whose name holds NAME W times as often (repeatable)."),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -98,6 +102,7 @@ def synthesis_command(
     config = ResidualTrainConfig(
         out_dir=out_dir, cache=cache, steps=steps, batch_size=batch_size, crop=crop, lr=lr, val_every=val_every,
         val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
+        weights=tuple(_name_weight(item) for item in weight or ()),
     )
     config.check()
     result = _with_progress(steps, quiet, lambda on_step, on_message: train_residual(config, on_step, on_message))
@@ -124,6 +129,17 @@ def export_command(
     )
 
 
+def _name_weight(item: str) -> tuple[str, float]:
+    """``NAME=W`` → (NAME, W); a usage error otherwise."""
+    name, sep, value = item.partition("=")
+    try:
+        if not (sep and name):
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected NAME=WEIGHT, got {item!r}", param_hint="--weight") from None
+
+
 def _with_progress(steps: int, quiet: bool, run):
     """Run ``run(on_step, on_message)`` under a progress bar of ``steps``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -142,11 +158,15 @@ def _with_progress(steps: int, quiet: bool, run):
 
 
 def _plot(out_dir: Path) -> None:
-    from animeinterp_cli.training.curve import plot_curves
+    """``curve.png`` of the run, with the classic method's validation mean as a reference line
+    when the run measured it (the residual stage does)."""
+    from animeinterp_cli.training.curve import plot_curves, read_log
 
     log = out_dir / "log.jsonl"
     if log.exists():
-        plot_curves(log, out_dir / "curve.png")
+        classic = next((r["classic_per_triplet"] for r in read_log(log) if "classic_per_triplet" in r), None)
+        references = {"classic": sum(classic.values()) / len(classic)} if classic else None
+        plot_curves(log, out_dir / "curve.png", references)
 
 
 @train_app.command("network")

@@ -54,7 +54,7 @@ def _panel(title: str, series: dict[str, list[tuple[float, float]]], references:
     cv2.rectangle(image, (left, top), (width - right, height - bottom), (0, 0, 0), 1)
     for value in np.linspace(y0, y1, 5):
         _, py = to_pixel(x0, value)
-        cv2.putText(image, f"{value:.3g}", (2, py + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(image, f"{value:.4g}", (2, py + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(image, f"step {x0:.0f}", (left, height - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(image, f"{x1:.0f}", (width - right - 40, height - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
                 cv2.LINE_AA)

@@ -59,6 +59,8 @@ class ResidualTrainConfig:
     seed: int = 0
     resume: bool = False
     init: Path | None = None
+    #: (name, weight) pairs: entries whose folder name holds ``name`` are drawn ``weight``× as often
+    weights: tuple[tuple[str, float], ...] = ()
     tiny: bool = False
     validation_dir: Path = field(default=VALIDATION_TRIPLETS)
     val_limit: int | None = None
@@ -81,6 +83,8 @@ class ResidualTrainConfig:
             raise AnimeInterpError(f"{self.out_dir} already holds a run; pass --resume to continue it")
         if self.resume and self.init is not None:
             raise AnimeInterpError("--init starts a new run; it cannot be combined with --resume")
+        if any(not (math.isfinite(w) and w >= 0) for _, w in self.weights):
+            raise AnimeInterpError("--weight values must be finite and ≥ 0")
         if self.init is not None and not Path(self.init).is_file():
             raise InputError(f"--init weights not found: {self.init}")
 
@@ -113,20 +117,33 @@ def residual_step(model: AnimeInterp, batch: dict[str, torch.Tensor], margin: in
     return mse(frame[..., centre, centre], batch["frame_t"][..., centre, centre])
 
 
-def _batches(dataset: CachedTriplets, batch_size: int, start: int, seed: int) -> Iterator[dict[str, torch.Tensor]]:
-    """Full batches from sample position ``start`` on: a fresh permutation of the entries per
-    epoch, and a fresh crop/augmentation per visit (deterministic, so a resumed run continues)."""
-    def positions() -> Iterator[int]:
-        position = start
-        while True:
-            epoch, offset = divmod(position, len(dataset))
-            order = np.random.default_rng([seed, epoch]).permutation(len(dataset))
-            yield int(order[offset]) + epoch * len(dataset)
-            position += 1
+def source_weights(dataset: CachedTriplets, weights: tuple[tuple[str, float], ...]) -> np.ndarray:
+    """Sampling probability of each entry: the product of the weights whose name occurs in
+    the entry's folder name (e.g. ("popeye", 0.25) samples the Popeye triplets 4× less often)."""
+    raw = np.array([math.prod(w for name, w in weights if name in entry.name) for entry in dataset.usable], float)
+    if not raw.sum() > 0:
+        raise InputError("--weight leaves no training triplet with a positive weight")
+    return raw / raw.sum()
 
-    stream = positions()
+
+def _batches(
+    dataset: CachedTriplets, batch_size: int, start: int, seed: int, weights: tuple[tuple[str, float], ...] = ()
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Full batches from sample position ``start`` on. Each position draws its entry by
+    :func:`source_weights` (without weights: a fresh permutation of the entries per epoch) and
+    a fresh crop and augmentation; deterministic, so a resumed run continues where it stopped."""
+    probabilities = source_weights(dataset, weights) if weights else None
+
+    def entry_at(position: int) -> int:
+        if probabilities is not None:
+            return int(np.random.default_rng([seed, position]).choice(len(dataset), p=probabilities))
+        epoch, offset = divmod(position, len(dataset))
+        return int(np.random.default_rng([seed, epoch]).permutation(len(dataset))[offset])
+
+    position = start
     while True:
-        samples = [dataset[next(stream)] for _ in range(batch_size)]
+        samples = [dataset.sample(entry_at(p), p) for p in range(position, position + batch_size)]
+        position += batch_size
         yield {key: torch.stack([s[key] for s in samples]) for key in samples[0]}
 
 
@@ -221,7 +238,7 @@ def train_residual(
         run_validation()
     running: list[float] = []
     tic = time.monotonic()
-    for batch in _batches(dataset, config.batch_size, samples, config.seed):
+    for batch in _batches(dataset, config.batch_size, samples, config.seed, config.weights):
         if step >= config.steps:
             break
         for group in optimizer.param_groups:

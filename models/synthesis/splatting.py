@@ -61,6 +61,16 @@ def splat_frames(img0, img1, flow01, flow10, metric0, metric1, t, riders0=None, 
     return out
 
 
+def disagreement(splats: dict[str, torch.Tensor], threshold: float, window: int = 5) -> torch.Tensor:
+    """How much the two splatted frames disagree, in [0, 1] (B, 1, H, W): their mean absolute
+    RGB difference over ``threshold``, saturated at 1, the maximum over a ``window``² neighbourhood
+    (so that a ghost's edges count), and 1 wherever either frame left a hole (coverage < ½)."""
+    difference = (splats["warped0"] - splats["warped1"]).abs().mean(dim=1, keepdim=True) / threshold
+    hole = (splats["cover0"] < 0.5) | (splats["cover1"] < 0.5)
+    gate = torch.where(hole, torch.ones_like(difference), difference.clamp(max=1))
+    return F.max_pool2d(gate, window, stride=1, padding=window // 2)
+
+
 def coverage_blend(img0, img1, splats: dict[str, torch.Tensor], t) -> torch.Tensor:
     """The coverage-aware blend of two splatted frames (the classic method's output, unclamped).
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -32,9 +34,14 @@ def test_untrained_guided_network_reproduces_classic_exactly(config, t):
         assert torch.equal(network(img0, img1, times), classic(img0, img1, times))
 
 
+def _ungated() -> AnimeInterpConfig:
+    config = AnimeInterpConfig.guided_tiny()
+    return replace(config, synthesis=replace(config.synthesis, disagreement_gate=None))
+
+
 def test_the_residual_head_starts_at_zero_and_its_weights_change_the_output():
     torch.manual_seed(0)
-    model = AnimeInterp(AnimeInterpConfig.guided_tiny()).eval()
+    model = AnimeInterp(_ungated()).eval()
     tail = model.synnet.residual_model_tail[-1]
     assert not tail.weight.any() and not tail.bias.any()
     pipeline = AnimeInterpPipeline(model, "dis")
@@ -46,6 +53,26 @@ def test_the_residual_head_starts_at_zero_and_its_weights_change_the_output():
         after = pipeline(img0, img1, half)
     inside = (before > 0.06) & (before < 0.94)
     assert torch.allclose((after - before)[inside], torch.tensor(0.05), atol=1e-5)
+
+
+def test_the_gate_keeps_the_correction_out_where_the_splatted_frames_agree():
+    """Known answer: a still pair (zero flow: both frames land on themselves) gets no
+    correction, whatever the head says; where one frame leaves a hole the correction is whole."""
+    torch.manual_seed(0)
+    model = AnimeInterp(AnimeInterpConfig.guided_tiny()).eval()
+    with torch.no_grad():
+        model.synnet.residual_model_tail[-1].bias.fill_(0.05)
+    img = torch.full((1, 3, 32, 32), 0.5)
+    still = torch.zeros(1, 2, 32, 32)
+    half = torch.tensor([0.5])
+    with torch.no_grad():
+        motion = model.estimate(img, img, still, still)
+        assert torch.equal(model.synthesize(img, img, motion, half), img)
+        moved = still.clone()
+        moved[:, 0, :, :16] = 40.0  # the left half of frame 0 leaves the frame: holes at t
+        motion = model.estimate(img, img, moved, still)
+        out = model.synthesize(img, img, motion, half)
+    assert torch.allclose(out[..., 8, 2], torch.tensor(0.55)) and torch.equal(out[..., 8, 28], img[..., 8, 28])
 
 
 def test_guided_network_has_no_flow_refinement_and_round_trips_through_a_checkpoint(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,7 @@ from animeinterp_cli.training.residual import (
     ResidualTrainConfig,
     _batches,
     residual_step,
+    source_weights,
     train_residual,
     trainable_parameters,
 )
@@ -121,6 +123,19 @@ def test_cached_windows_have_the_asked_size_and_are_deterministic(cache):
         CachedTriplets(open_cache(cache), crop=192, margin=4)
 
 
+def test_source_weights_scale_how_often_each_entry_is_drawn(cache):
+    dataset = CachedTriplets(open_cache(cache), crop=40, margin=4)
+    names = [entry.name for entry in dataset.usable]
+    assert names == ["clip_0", "clip_1", "clip_2"]
+    assert np.allclose(source_weights(dataset, (("clip_1", 2.0),)), [0.25, 0.5, 0.25])
+    assert np.allclose(source_weights(dataset, (("clip", 0.5), ("clip_2", 0.0))), [0.5, 0.5, 0.0])
+    with pytest.raises(InputError, match="no training triplet"):
+        source_weights(dataset, (("clip", 0.0),))
+    drawn = next(_batches(dataset, 4, 0, seed=0, weights=(("clip_0", 0.0), ("clip_2", 0.0))))
+    first = dataset.sample(1, 0)
+    assert torch.equal(drawn["frame0"][0], first["frame0"])  # every draw is clip_1
+
+
 def test_only_the_feature_extractor_and_gridnet_train():
     model = tiny()
     trained = trainable_parameters(model)
@@ -131,9 +146,10 @@ def test_only_the_feature_extractor_and_gridnet_train():
 
 def test_training_learns_a_correction_the_classic_output_lacks(cache):
     """Known answer: targets that are the frames 0.05 brighter than the ground truth (so the
-    classic blend is 0.05 too dark everywhere) teach the residual about +0.05."""
+    classic blend is 0.05 too dark everywhere) teach the (ungated) residual about +0.05."""
     torch.manual_seed(0)
-    model = tiny().train()
+    config = AnimeInterpConfig.guided_tiny()
+    model = AnimeInterp(replace(config, synthesis=replace(config.synthesis, disagreement_gate=None))).train()
     dataset = CachedTriplets(open_cache(cache), crop=40, margin=4)
     batch = next(_batches(dataset, 3, 0, seed=0))
     batch["frame_t"] = batch["frame_t"] + 0.05  # the rendered frames stay below 0.95
@@ -202,6 +218,8 @@ def test_train_commands_refuse_bad_input_in_one_line(tmp_path, capsys):
     assert code == 1 and "--data folder not found" in err
     code, err = run_cli(capsys, "train", "synthesis", tmp_path / "run", "--cache", tmp_path / "missing", "-q")
     assert code == 1 and "not a training cache" in err and err.strip().count("\n") == 0
+    code, err = run_cli(capsys, "train", "synthesis", tmp_path / "run", "--cache", tmp_path, "--weight", "popeye")
+    assert code == 2 and "NAME=WEIGHT" in err
 
 
 def test_export_ships_the_best_checkpoint_as_the_fp16_default_with_its_provenance(cache, tmp_path, monkeypatch):
