@@ -94,16 +94,6 @@ def test_subtitles_are_copied(capsys, tmp_path):
     assert streams(out)["subtitles"] == 1 and len(streams(out)["audio"]) == 1
 
 
-def test_odd_sizes_come_out_at_the_same_size(capsys, tmp_path):
-    clip = make_clip(tmp_path / "odd.mkv", frames=4, size=(65, 37), codec="libx264", pix_fmt="yuv444p", audio=False)
-    out = tmp_path / "out.mkv"
-    code, err = run_cli(capsys, "double", clip, out, "--model", "classic", "--quiet")
-    assert code == 0, err
-    with av.open(str(out)) as container:
-        frame = next(container.decode(video=0))
-        assert (frame.width, frame.height) == (65, 37)
-
-
 def test_motion_is_interpolated_not_repeated(capsys, tmp_path):
     """The disc moves 3 px a frame: the in-between must put it half-way, unlike a repeat or a blend."""
     clip = make_clip(tmp_path / "in.mkv", frames=6, codec="ffv1", pix_fmt="bgr0", audio=False)
