@@ -101,6 +101,23 @@ def _ignore(message: str) -> None:
     """Default ``warn``: say nothing."""
 
 
+def show_ffmpeg_log() -> None:
+    """Send FFmpeg's own log (x264's statistics, the muxer's notes…) to stderr, at info level:
+    ``--verbose`` (by default PyAV drops it)."""
+    import logging
+    import sys
+
+    import av.logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger = logging.getLogger("libav")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    av.logging.set_level(av.logging.INFO)
+
+
 def check_output(name: Path, source: VideoInfo, options: EncodeOptions) -> None:
     """Raise the :class:`EncodeError` that writing ``source``'s video to ``name`` with
     ``options`` would meet at once (container, codec, pixel format), before any work is done."""
