@@ -30,8 +30,8 @@ from animeinterp_cli.schedule.detect import DetectConfig, Detector, PairScores
 from animeinterp_cli.schedule.plan import Action, Synthesize, Target, plan
 from animeinterp_cli.video.decode import VideoInfo, last_frame_duration, probe_video, read_frames
 from animeinterp_cli.video.encode import EncodeOptions, VideoWriter, check_output
-from animeinterp_cli.video.integrity import damage_report
 from animeinterp_cli.video.images import list_images, read_image, write_png
+from animeinterp_cli.video.integrity import damage_report
 from animeinterp_cli.video.output import atomic_output, atomic_output_dir
 
 

@@ -345,6 +345,38 @@ def _zeroed_half(folder: Path) -> Path:
     return folder / "broken.mkv"
 
 
+def _text_file(folder: Path) -> tuple[list[str], Path]:
+    (folder / "fake.mp4").write_text("hello\n" * 50)
+    return double(folder / "fake.mp4", folder / "out.mp4")
+
+
+def _empty_file(folder: Path) -> tuple[list[str], Path]:
+    (folder / "empty.mp4").write_bytes(b"")
+    return double(folder / "empty.mp4", folder / "out.mp4")
+
+
+def _cut_mkv(folder: Path) -> Path:
+    whole = make_clip(folder / "in.mkv", frames=96, size=(96, 64), moving="noise", audio=False)
+    return truncated(whole, folder / "cut.mkv", 0.4)
+
+
+def _corrupt(folder: Path) -> Path:
+    return with_corrupt_packet(make_clip(folder / "in.mkv", frames=48, audio=False, moving="noise"), folder / "bad.mkv")
+
+
+def _vfr(folder: Path) -> Path:
+    return clip(folder, "vfr.mkv", vfr_times=[Fraction(i, 24) if i < 8 else Fraction(i, 12) for i in range(16)])
+
+
+def _empty_folder(folder: Path) -> tuple[list[str], Path]:
+    (folder / "empty").mkdir()
+    return ["frames", str(folder / "empty"), str(folder / "out")], folder / "out"
+
+
+def _two_sizes(folder: Path) -> tuple[list[str], Path]:
+    return ["frames", str(images(folder, [(12, 10), (14, 10)])), str(folder / "out"), "--model", "blend"], folder / "out"
+
+
 def _existing(folder: Path) -> tuple[list[str], Path]:
     (folder / "out.mp4").write_bytes(b"precious")
     return double(clip(folder), folder / "out.mp4")
@@ -364,20 +396,22 @@ def _locked(folder: Path) -> tuple[list[str], Path]:
 CASES = [
     Case("plain clip (baseline)", lambda f: double(clip(f, audio=True), f / "out.mp4"), 0, [no_warning, plays]),
     Case("missing input", lambda f: double(f / "nope.mp4", f / "out.mp4"), 1, [refused("not found")]),
-    Case("text file named .mp4", lambda f: ((f / "fake.mp4").write_text("hello\n" * 50), double(f / "fake.mp4", f / "out.mp4"))[1], 1, [refused("fake.mp4")]),
-    Case("empty file", lambda f: ((f / "empty.mp4").write_bytes(b""), double(f / "empty.mp4", f / "out.mp4"))[1], 1, [refused("empty.mp4")]),
+    Case("text file named .mp4", _text_file, 1, [refused("fake.mp4")]),
+    Case("empty file", _empty_file, 1, [refused("empty.mp4")]),
     Case("audio only", lambda f: double(audio_only(f), f / "out.mp4"), 1, [refused("no video stream")]),
     Case("single frame", lambda f: double(clip(f, frames=1), f / "out.mp4"), 1, [refused("at least 2 frames")]),
     Case("mp4 cut, index at the end", lambda f: double(truncated(noise_clip(f), f / "cut.mp4", 0.3), f / "out.mp4"), 1, [refused("cut.mp4")]),
     Case("faststart mp4 cut to 30 %", lambda f: double(_cut_fast(f), f / "out.mp4"), 0, [warned("7.50 s", "truncated"), output_seconds(5)]),
     Case("faststart mp4 cut, --strict", lambda f: double(_cut_fast(f), f / "out.mp4", "--strict"), 1, [refused("7.50 s", "--strict")]),
     Case("faststart mp4 cut, -q", lambda f: double(_cut_fast(f), f / "out.mp4", "-q"), 0, [warned("7.50 s"), only_lines("warning:")]),
-    Case("mkv cut to 40 %", lambda f: double(truncated(make_clip(f / "in.mkv", frames=96, size=(96, 64), moving="noise", audio=False), f / "cut.mkv", 0.4), f / "out.mkv"), 0, [warned("4.00 s")]),
-    Case("decoder error midway", lambda f: double(with_corrupt_packet(make_clip(f / "in.mkv", frames=48, audio=False, moving="noise"), f / "bad.mkv"), f / "out.mkv"), 0, [warned("decoding failed at", " s (frame ", "2.00 s")]),
-    Case("decoder error midway, --strict", lambda f: double(with_corrupt_packet(make_clip(f / "in.mkv", frames=48, audio=False, moving="noise"), f / "bad.mkv"), f / "out.mkv", "--strict"), 1, [refused("decoding failed at")]),
+    Case("mkv cut to 40 %", lambda f: double(_cut_mkv(f), f / "out.mkv"), 0, [warned("4.00 s")]),
+    Case("decoder error midway", lambda f: double(_corrupt(f), f / "out.mkv"), 0, [warned("decoding failed at", " s (frame ", "2.00 s")]),
+    Case("decoder error midway, --strict", lambda f: double(_corrupt(f), f / "out.mkv", "--strict"), 1, [refused("decoding failed at")]),
     Case("second half zeroed", lambda f: double(_zeroed_half(f), f / "out.mkv"), (0, 1), [said("warning:", "broken.mkv")]),
-    Case("SAR 3:4 (mkv)", lambda f: double(clip(f, "in.mkv", sample_aspect_ratio=Fraction(3, 4)), f / "out.mkv"), 0, [stream_props("video", 0, sar=Fraction(3, 4))]),
-    Case("SAR 1916:2559 (mp4)", lambda f: double(clip(f, sample_aspect_ratio=Fraction(1916, 2559)), f / "out.mp4"), 0, [stream_props("video", 0, sar=Fraction(1916, 2559))]),
+    Case("SAR 3:4 (mkv)", lambda f: double(clip(f, "in.mkv", sample_aspect_ratio=Fraction(3, 4)), f / "out.mkv"), 0,
+         [stream_props("video", 0, sar=Fraction(3, 4))]),
+    Case("SAR 1916:2559 (mp4)", lambda f: double(clip(f, sample_aspect_ratio=Fraction(1916, 2559)), f / "out.mp4"), 0,
+         [stream_props("video", 0, sar=Fraction(1916, 2559))]),
     Case("release mkv: tags, chapters", lambda f: double(rich_source(f, ".mkv"), f / "out.mkv"), 0, [
         stream_props("video", 0, sar=Fraction(32, 27)),
         stream_props("audio", 0, language="jpn", title="Japanese 2.0", disposition=av.stream.Disposition.default),
@@ -398,7 +432,7 @@ CASES = [
     Case("10-bit source", lambda f: double(clip(f, "deep.mp4", pix_fmt="yuv420p10le", audio=False), f / "out.mp4"), 0, [
         stream_props("video", 0, codec="hevc", profile="Main 10", pix_fmt="yuv420p10le"), no_encoder_log, plays]),
     Case("rotated 90°", lambda f: double(clip(f, rotation=90, audio=False), f / "out.mp4"), 0, [file_props(rotation=90)]),
-    Case("variable frame rate", lambda f: double(clip(f, "vfr.mkv", vfr_times=[Fraction(i, 24) if i < 8 else Fraction(i, 12) for i in range(16)]), f / "out.mkv"), 0, [no_warning]),
+    Case("variable frame rate", lambda f: double(_vfr(f), f / "out.mkv"), 0, [no_warning]),
     Case("--fps 60 with --factor 4", lambda f: double(clip(f), f / "out.mp4", "--fps", "60", "--factor", "4"), 2, [refused("--fps", "--factor")]),
     Case("--fps 12 below 24 fps", lambda f: double(clip(f, rate=24), f / "out.mp4", "--fps", "12"), 2, [refused("--allow-drop")]),
     Case("--fps 12 --allow-drop", lambda f: double(clip(f, rate=24), f / "out.mp4", "--fps", "12", "--allow-drop"), 0, [no_warning]),
@@ -414,9 +448,10 @@ CASES = [
     Case("SIGINT mid-run", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 130, [stopped("interrupted")], run=interrupted("SIGINT")),
     Case("SIGTERM mid-run", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 143, [stopped("SIGTERM")], run=interrupted("SIGTERM")),
     Case("SIGHUP mid-run", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 129, [stopped("SIGHUP")], run=interrupted("SIGHUP")),
-    Case("SIGKILL, then rerun", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 0, [said("note:", "removed", ".out.partial-")], run=killed_then_rerun, leaves=("short.mp4",)),
-    Case("frames: empty folder", lambda f: ((f / "empty").mkdir(), (["frames", str(f / "empty"), str(f / "out")], f / "out"))[1], 1, [refused("empty")]),
-    Case("frames: two sizes", lambda f: (["frames", str(images(f, [(12, 10), (14, 10)])), str(f / "out"), "--model", "blend"], f / "out"), 1, [refused("one size")]),
+    Case("SIGKILL, then rerun", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 0,
+         [said("note:", "removed", ".out.partial-")], run=killed_then_rerun, leaves=("short.mp4",)),
+    Case("frames: empty folder", _empty_folder, 1, [refused("empty")]),
+    Case("frames: two sizes", _two_sizes, 1, [refused("one size")]),
 ]  # fmt: skip
 
 

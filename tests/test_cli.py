@@ -346,7 +346,7 @@ def test_options_reach_the_run_config(capsys, monkeypatch):
 
     seen = {}
 
-    def record(source, target, config, *, progress, note):
+    def record(source, target, config, *, progress, note, warn):
         seen.update(source=source, target=target, config=config)
         return api.Summary()
 
@@ -355,6 +355,7 @@ def test_options_reach_the_run_config(capsys, monkeypatch):
         capsys, "double", "in.mp4", "out.mkv", "--fps", "60000/1001", "--model", "classic", "--sgm", "zero",
         "--device", "cpu", "--precision", "fp32", "--batch-size", "3", "--compile", "off", "--no-dedup",
         "--scene-threshold", "0.3", "--flow-scale", "0.5", "--fast", "--crf", "20", "--overwrite", "--quiet",
+        "--strict", "--allow-drop",
     )
     assert code == 0, err
     config = seen["config"]
@@ -363,7 +364,8 @@ def test_options_reach_the_run_config(capsys, monkeypatch):
     assert (config.model, config.sgm, config.device, config.precision, config.compile) == (
         Model.classic, Sgm.zero, Device.cpu, Precision.fp32, CompileMode.off)
     assert (config.batch_size, config.dedup, config.detect.scene_threshold, config.flow_scale) == (3, False, 0.3, 0.5)
-    assert config.fast and config.overwrite and config.encode.crf == 20 and config.encode.codec == "libx264"
+    assert config.fast and config.overwrite and config.encode.crf == 20 and config.encode.codec is None  # automatic
+    assert config.strict and config.allow_drop
 
 
 def test_run_config_checks_its_settings_on_creation():

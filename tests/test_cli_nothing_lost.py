@@ -40,6 +40,24 @@ def slow_clip(tmp_path_factory):
     return make_clip(tmp_path_factory.mktemp("signals") / "long.mp4", frames=600, size=(160, 96))
 
 
+@pytest.mark.parametrize(("name", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_a_stop_signal_in_process_unwinds_like_ctrl_c(capsys, tmp_path, monkeypatch, name, status):
+    from animeinterp_cli.engine import runner
+
+    def signalled(self, jobs):  # as `kill` would, while the first pair is interpolated
+        os.kill(os.getpid(), getattr(signal, name))
+        time.sleep(5)  # the handler raises here
+        raise AssertionError("the signal was not handled")
+
+    monkeypatch.setattr(runner.PairRunner, "run", signalled)
+    clip = make_clip(tmp_path / "in.mp4", frames=12, audio=False)
+    code, err = run_cli(capsys, "double", clip, tmp_path / "out.mp4", "--model", "blend", "-q")
+    assert code == status and err.strip() == f"error: stopped by {name}", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    assert signal.getsignal(getattr(signal, name)) is signal.SIG_DFL  # handed back
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "status"), [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
 def test_a_stop_signal_mid_run_stops_cleanly_and_leaves_nothing(tmp_path, slow_clip, name, status):
     out = tmp_path / "out.mp4"
@@ -58,6 +76,7 @@ def test_a_stop_signal_mid_run_stops_cleanly_and_leaves_nothing(tmp_path, slow_c
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_an_ignored_hangup_stays_ignored(tmp_path):
     # `nohup` ignores SIGHUP so that a run survives its terminal: the tool must not undo that
     clip = make_clip(tmp_path / "in.mp4", frames=120, size=(160, 96), audio=False)
@@ -225,6 +244,7 @@ def test_quiet_prints_warnings_but_no_notes(capsys, tmp_path, cut_clip):
     assert lines(err, "note:") == [] and len(lines(err, "warning:")) == 1 and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_the_encoders_log_only_with_verbose(tmp_path):  # (a process each: -v sets FFmpeg's log up)
     if "libx265" not in av.codecs_available:
         pytest.skip("libx265 is not in this FFmpeg build")

@@ -31,7 +31,6 @@ except ImportError:  # not POSIX: no locks, so leftovers are never judged stale
 
 from animeinterp_cli.errors import OutputError
 
-
 Note = Callable[[str], None]
 
 
@@ -41,7 +40,7 @@ def _quiet(message: str) -> None:
 
 @contextmanager
 def atomic_output(
-    target: Path, *, overwrite: bool, input_path: Path | None = None, note: Note = _quiet
+    target: Path, *, overwrite: bool, input_path: Path | None = None, note: Note = _quiet, clean: bool = True
 ) -> Iterator[Path]:
     """Yield a temporary file path next to ``target``; rename it onto ``target`` on success.
 
@@ -49,12 +48,14 @@ def atomic_output(
     created empty (and locked) in advance; the writer opens it by name and writes over it.
     Raises :class:`OutputError` before yielding when the target exists (without
     ``overwrite``) or is a folder, is the input itself, or its folder is missing or not
-    writable. Stale partials of earlier runs for this target are removed first (see above).
+    writable. Stale partials of earlier runs for this target are removed first (see above),
+    unless not ``clean``.
     """
     target = Path(target)
     started = time.time()
     check_output_file(target, overwrite=overwrite, input_path=input_path)
-    _remove_stale_partials(target, _partial_file_pattern(target), started, note)
+    if clean:
+        _remove_stale_partials(target, _partial_file_pattern(target), started, note)
     temporary, lock = _make_partial_file(target)
     try:
         yield temporary
@@ -71,8 +72,9 @@ def atomic_output(
 def write_atomically(target: Path, data: bytes) -> None:
     """Write ``data`` to the file ``target`` (replacing it) through :func:`atomic_output`; a
     one-line :class:`OutputError` when it cannot be written."""
-    try:
-        with atomic_output(target, overwrite=True) as temporary:
+    try:  # no look for leftovers: a quick write's partial lives for a moment, and a folder of
+        # thousands of saved images would be listed once for each
+        with atomic_output(target, overwrite=True, clean=False) as temporary:
             temporary.write_bytes(data)
     except OSError as error:
         raise OutputError(f"cannot write {target}: {error.strerror}") from None
