@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from animeinterp_cli.chunks import ChunkOptions
 from animeinterp_cli.engine.compile import COMPILE_MIN_FRAMES, COMPILE_MODES, compile_unavailable
 from animeinterp_cli.engine.device import Placement, resolve_placement
 from animeinterp_cli.engine.execute import execute_plan
@@ -26,7 +27,7 @@ from animeinterp_cli.engine.runner import PairRunner
 from animeinterp_cli.errors import AnimeInterpError, InputError
 from animeinterp_cli.schedule.detect import DetectConfig, Detector, PairScores
 from animeinterp_cli.schedule.plan import Action, Copy, Synthesize, Target, plan
-from animeinterp_cli.video.decode import last_frame_duration, probe_video, read_frames
+from animeinterp_cli.video.decode import VideoInfo, last_frame_duration, probe_video, read_frames
 from animeinterp_cli.video.encode import EncodeOptions, VideoWriter
 from animeinterp_cli.video.images import list_images, read_image, write_png
 from animeinterp_cli.video.output import atomic_output, atomic_output_dir
@@ -137,9 +138,14 @@ def _make_runner(config: RunConfig, note: Callable[[str], None]) -> tuple[PairRu
 def _maybe_compile(runner: PairRunner, mode: str, actions: list[Action], note: Callable[[str], None]) -> None:
     """Compile the network when asked (``on``), or (``auto``) when the plan has enough frames
     to synthesise to repay the compile time and the backend can run here."""
+    compile_for(runner, mode, sum(isinstance(a, Synthesize) for a in actions), note)
+
+
+def compile_for(runner: PairRunner, mode: str, synthesized: int, note: Callable[[str], None]) -> None:
+    """:func:`_maybe_compile` for a run that synthesises ``synthesized`` frames in all."""
     if mode == "off" or not runner.method.compile_targets():
         return
-    if mode == "auto" and sum(isinstance(a, Synthesize) for a in actions) < COMPILE_MIN_FRAMES:
+    if mode == "auto" and synthesized < COMPILE_MIN_FRAMES:
         return
     reason = compile_unavailable(runner.placement)
     if reason is not None:
@@ -185,6 +191,30 @@ def _score_pairs(images: Iterator[np.ndarray], config: DetectConfig) -> list[Pai
     return scores
 
 
+def output_rate(config: RunConfig, info: VideoInfo) -> Fraction:
+    """The output frame rate: the target's, or the source's times the factor."""
+    return config.target.fps or info.frame_rate * config.target.factor
+
+
+def analyse_video(
+    input_path: Path, info: VideoInfo, detect: DetectConfig, progress: Progress
+) -> tuple[list[Fraction], list[PairScores]]:
+    """Pass 1: the time of every frame and the scores of every pair (cuts, holds, duplicates)."""
+    progress.start("analysing", info.frame_count or 0)
+    times: list[Fraction] = []
+
+    def images() -> Iterator[np.ndarray]:
+        for frame in read_frames(input_path):
+            times.append(frame.time)
+            yield frame.image
+
+    scores = _score_pairs(_counted(images(), progress), detect)
+    progress.stop()
+    if len(times) < 2:
+        raise InputError(f"{input_path}: needs at least 2 frames to interpolate, found {len(times)}")
+    return times, scores
+
+
 def interpolate_video(
     input_path: Path,
     output_path: Path,
@@ -192,29 +222,26 @@ def interpolate_video(
     *,
     progress: Progress | None = None,
     note: Callable[[str], None] = lambda message: None,
+    chunking: ChunkOptions | None = None,
 ) -> Summary:
-    """Raise the frame rate of ``input_path`` into ``output_path`` (written atomically)."""
+    """Raise the frame rate of ``input_path`` into ``output_path`` (written atomically).
+
+    With ``chunking`` a long video (or any, with Ray workers) is made in chunks cut at scene
+    cuts, resumable after an interruption (see :mod:`animeinterp_cli.chunks`).
+    """
     progress = progress or _Silent()
     started = time.perf_counter()
     info = probe_video(input_path)
+    if chunking is not None and chunking.applies(info, output_path, config, note):
+        from animeinterp_cli.chunks.driver import run_chunked
+
+        return run_chunked([(input_path, output_path)], config, chunking, progress=progress, note=note)[0]
     with atomic_output(output_path, overwrite=config.overwrite, input_path=input_path) as partial:
         runner, summary = _make_runner(config, note)
 
-        # pass 1: timestamps and pair scores
-        progress.start("analysing", info.frame_count or 0)
-        times: list[Fraction] = []
-
-        def images() -> Iterator[np.ndarray]:
-            for frame in read_frames(input_path):
-                times.append(frame.time)
-                yield frame.image
-
-        scores = _score_pairs(_counted(images(), progress), config.detect)
-        progress.stop()
-        if len(times) < 2:
-            raise InputError(f"{input_path}: needs at least 2 frames to interpolate, found {len(times)}")
+        times, scores = analyse_video(input_path, info, config.detect, progress)
         actions = _plan_run(runner, summary, times, scores, config, times[-1] + last_frame_duration(info), note)
-        rate = config.target.fps or info.frame_rate * config.target.factor
+        rate = output_rate(config, info)
 
         # pass 2: execute the plan and encode
         progress.start("interpolating", len(actions))

@@ -15,6 +15,8 @@ from typing import Annotated, Optional
 import typer
 
 from animeinterp_cli import __version__, console
+from animeinterp_cli.chunks import DEFAULT_CHUNK_SECONDS
+from animeinterp_cli.chunks.cli_options import ChunkSeconds, RayAddress, Resume, Workers
 from animeinterp_cli.engine.compile import COMPILE_MODES
 from animeinterp_cli.engine.device import DEVICES, PRECISIONS
 from animeinterp_cli.engine.methods import SGM_MODES
@@ -153,19 +155,28 @@ def _run_config(
     return replace(config, encode=encode) if encode is not None else config
 
 
-def _run_and_report(job, source: Path, target: Path, config, quiet: bool) -> None:
+def _run_and_report(job, source: Path, target: Path, config, quiet: bool, progress=None) -> None:
     """Run ``interpolate_video``/``interpolate_frames`` with a progress bar, then the summary line."""
-    progress = console.RichProgress(quiet)
+    progress = progress or console.RichProgress(quiet)
     try:
         summary = job(source, target, config, progress=progress, note=console.note)
     finally:
         progress.stop()
-    if quiet:
-        return
+    if not quiet:
+        _report(summary)
+
+
+def _report(summary, name: str = "") -> None:
+    """The one-line summary of a run (``name``: which output, in a batch)."""
+    chunks = getattr(summary, "chunks", 0)
+    reused = getattr(summary, "reused", 0)
     console.stderr.print(
-        f"[green]done:[/] {summary.frames_in} frames in → {summary.frames_out} out "
+        f"[green]done:[/] {name}{summary.frames_in} frames in → {summary.frames_out} out "
         f"({summary.synthesized} synthesised, {summary.held} held, {summary.duplicates} duplicates copied, "
-        f"{summary.cuts} scene cuts) with {summary.method} on {summary.placement} in {summary.seconds:.1f} s",
+        f"{summary.cuts} scene cuts) with {summary.method} on {summary.placement} in {summary.seconds:.1f} s"
+        + (f", {chunks} chunks" if chunks else "")
+        + (f" on {len(workers)} workers" if len(workers := getattr(summary, "workers", {})) > 1 else "")
+        + (f" ({reused} made by the interrupted run)" if reused else ""),
         soft_wrap=True,
     )
 
@@ -195,9 +206,17 @@ def double(
     preset: Annotated[str, typer.Option(help="Encoder preset (e.g. x264's ultrafast … veryslow).")] = "medium",
     overwrite: Overwrite = False,
     quiet: Quiet = False,
+    chunk_seconds: ChunkSeconds = DEFAULT_CHUNK_SECONDS,
+    resume: Resume = False,
+    workers: Workers = 1,
+    ray_address: RayAddress = None,
 ) -> None:
     """Interpolate a video: 2× (default), --factor N, or --fps RATE. Audio and subtitles are copied."""
+    from functools import partial
+
     from animeinterp_cli.api import interpolate_video
+    from animeinterp_cli.chunks import ChunkOptions
+    from animeinterp_cli.chunks.display import ChunkDisplay
     from animeinterp_cli.video.encode import EncodeOptions
 
     config = _run_config(
@@ -206,7 +225,9 @@ def double(
         scene_threshold=scene_threshold,
         overwrite=overwrite, encode=EncodeOptions(codec=codec, crf=crf, preset=preset),
     )
-    _run_and_report(interpolate_video, input, output, config, quiet)
+    chunking = ChunkOptions(seconds=chunk_seconds, resume=resume, workers=workers, ray_address=ray_address)
+    job = partial(interpolate_video, chunking=chunking)
+    _run_and_report(job, input, output, config, quiet, progress=ChunkDisplay(quiet))
 
 
 @app.command()
@@ -281,8 +302,10 @@ def weights_command() -> None:
 def _register_package_commands() -> None:
     """Commands that live in their own packages (imported lazily inside their bodies)."""
     from animeinterp_cli.benchmark.command import benchmark
+    from animeinterp_cli.chunks.command import batch
     from animeinterp_cli.training.command import train
 
+    app.command("batch")(batch)
     app.command("benchmark")(benchmark)
     app.command("train")(train)
 

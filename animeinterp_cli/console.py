@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -64,8 +65,8 @@ class RichProgress:
 
 def note(message: str) -> None:
     """A one-line notice (which method, a stream that could not be copied, …)."""
-    stderr.print(f"[yellow]note:[/] {message}", soft_wrap=True)
+    stderr.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True)
 
 
 def error(message: str) -> None:
-    stderr.print(f"[red]error:[/] {message}", soft_wrap=True)
+    stderr.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
