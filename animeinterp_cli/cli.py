@@ -170,12 +170,13 @@ def _report(summary, name: str = "") -> None:
     """The one-line summary of a run (``name``: which output, in a batch)."""
     chunks = getattr(summary, "chunks", 0)
     reused = getattr(summary, "reused", 0)
+    workers = len(getattr(summary, "workers", {}))
     console.stderr.print(
         f"[green]done:[/] {name}{summary.frames_in} frames in → {summary.frames_out} out "
         f"({summary.synthesized} synthesised, {summary.held} held, {summary.duplicates} duplicates copied, "
         f"{summary.cuts} scene cuts) with {summary.method} on {summary.placement} in {summary.seconds:.1f} s"
         + (f", {chunks} chunks" if chunks else "")
-        + (f" on {len(workers)} workers" if len(workers := getattr(summary, "workers", {})) > 1 else "")
+        + (f" on {workers} workers" if workers > 1 else "")
         + (f" ({reused} made by the interrupted run)" if reused else ""),
         soft_wrap=True,
     )

@@ -24,13 +24,14 @@ Resume = Annotated[
         "finished chunks are checked and kept, the rest is made.",
     ),
 ]
+# (help texts are rich markup: "\\[" shows a "[")
 Workers = Annotated[
     int,
     typer.Option(
         "--workers",
         min=1,
         help="Chunks made at once, each by a Ray worker that holds the model (one GPU each, or a share of "
-        "the CPU cores). More than 1 needs Ray: pip install -e \".[cluster]\".",
+        "the CPU cores). More than 1 needs Ray: pip install -e \".\\[cluster]\".",
     ),
 ]
 RayAddress = Annotated[

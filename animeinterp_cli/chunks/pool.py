@@ -18,7 +18,9 @@ lost node) is replaced; its chunk fails like any other and is retried once by th
 
 from __future__ import annotations
 
+import re
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -133,20 +135,34 @@ class _Worker:
 
             torch.set_num_threads(threads)
         self._notes: list[str] = []
-        self._maker = ChunkMaker(config, self._notes.append)
+        # A failure here (bad weights, no such device) is kept and raised by every call: Ray
+        # reports an error of the creation task only as text, a call's error as the exception.
+        self._failure: Exception | None = None
+        try:
+            self._maker = ChunkMaker(config, self._notes.append)
+        except Exception as error:  # noqa: BLE001 - re-raised by the calls below
+            self._failure = error
+
+    def _check(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
     def ready(self) -> bool:
+        self._check()
         return True
 
     def analyse(self, path: Path, info: VideoInfo, detect: DetectConfig) -> tuple[list[Fraction], list[PairScores]]:
+        self._check()
         return self._maker.analyse(path, info, detect)
 
     def configure(self, synthesized_total: int) -> list[str]:
+        self._check()
         self._maker.configure(synthesized_total)
         notes, self._notes = self._notes, []
         return notes
 
     def make(self, task: ChunkTask, counter: Any) -> ChunkResult:
+        self._check()
         folder = Path(tempfile.mkdtemp(prefix="animeinterp-chunk-"))
         pending, last = 0, time.monotonic()
 
@@ -165,6 +181,25 @@ class _Worker:
             shutil.rmtree(folder, ignore_errors=True)
         result.notes, self._notes = self._notes, []
         return result
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in one line, at once, when a HOST:PORT address does not answer (Ray itself retries
+    for minutes); other forms (``auto``, ``ray://…``) are left to Ray."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or "/" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise AnimeInterpError(f"cannot reach the Ray cluster at {address}: {reason}") from None
+
+
+def _line(error: BaseException) -> str:
+    """The first line of a Ray error's text, without its terminal colours, at most 200 characters."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:200]
 
 
 def _unwrap(ray, error: BaseException) -> BaseException:
@@ -186,6 +221,8 @@ class RayPool:
         self._note = note
         self._started_here = not ray.is_initialized()
         if self._started_here:
+            if address is not None:
+                _check_reachable(address)
             try:
                 ray.init(
                     address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
@@ -193,7 +230,7 @@ class RayPool:
                 )  # fmt: skip
             except Exception as error:  # noqa: BLE001 - Ray raises many kinds; one line for the user
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
-                raise AnimeInterpError(f"cannot start {where}: {str(error).strip().splitlines()[0]}") from error
+                raise AnimeInterpError(f"cannot start {where}: {_line(error)}") from error
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
         if gpus and config.device != "cpu":
@@ -235,8 +272,7 @@ class RayPool:
                     try:
                         times, scores = ray.get(ref)
                     except ray.exceptions.RayActorError as error:
-                        raise AnimeInterpError(f"a Ray worker died during pass 1 of {sources[index][0]}: "
-                                               f"{str(error).strip().splitlines()[0][:200]}") from None
+                        raise AnimeInterpError(f"a Ray worker died during pass 1 of {sources[index][0]}: {_line(error)}") from None
                     except ray.exceptions.RayError as error:
                         raise _unwrap(ray, error) from None
                     progress.advance()
@@ -294,7 +330,7 @@ class RayPool:
                 outcome: Outcome = ray.get(ref)
                 self._idle.append(actor)
             except ray.exceptions.RayActorError as error:  # the worker died: replace it
-                outcome = AnimeInterpError(f"the worker died ({str(error).strip().splitlines()[0][:200]})")
+                outcome = AnimeInterpError(f"the worker died ({_line(error)})")
                 self._replace(actor)
             except ray.exceptions.RayError as error:
                 outcome = _unwrap(ray, error)

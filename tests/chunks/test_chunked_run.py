@@ -17,6 +17,7 @@ import pytest
 
 from animeinterp_cli.chunks import driver, pool, worker
 from animeinterp_cli.chunks.workdir import work_folder_for
+from animeinterp_cli.errors import AnimeInterpError
 from animeinterp_cli.video.decode import read_frames
 from tests.chunks.clips import cut_frames, make_shots_clip
 from tests.test_cli import no_partial_files, run_cli
@@ -134,7 +135,7 @@ def test_a_video_that_fits_in_one_chunk_is_made_in_one_piece(capsys, tmp_path, m
 # --- the work folder and --resume -----------------------------------------------------
 
 
-def interrupt_after(monkeypatch, chunks_made: int, error: BaseException = KeyboardInterrupt()):
+def interrupt_after(monkeypatch, chunks_made: int, error: BaseException | None = None):
     """Make ChunkMaker.make raise ``error`` once ``chunks_made`` chunks are done."""
     original = worker.ChunkMaker.make
     calls = []
@@ -142,7 +143,7 @@ def interrupt_after(monkeypatch, chunks_made: int, error: BaseException = Keyboa
     def interrupted(self, task, dest, tick=lambda n: None):
         calls.append(task.key)
         if len(calls) > chunks_made:
-            raise error
+            raise error or KeyboardInterrupt()
         return original(self, task, dest, tick)
 
     monkeypatch.setattr(worker.ChunkMaker, "make", interrupted)
@@ -362,3 +363,9 @@ def test_batch_refuses_two_inputs_with_one_output_name(capsys, tmp_path):
     b = shutil.copy(a, tmp_path / "y" / "ep.mp4")
     code, err = run_cli(capsys, "batch", a, b, "--out-dir", tmp_path / "out")
     assert code == 1 and "would both be written to" in err
+
+
+def test_an_unreachable_cluster_address_fails_at_once():
+    with pytest.raises(AnimeInterpError, match=r"cannot reach the Ray cluster at 127\.0\.0\.1:1: "):
+        pool._check_reachable("127.0.0.1:1")
+    pool._check_reachable("auto")  # left to Ray

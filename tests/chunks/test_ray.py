@@ -90,3 +90,12 @@ def test_a_chunk_that_fails_on_a_worker_is_retried_then_reported(capsys, tmp_pat
     assert "chunk a.mp4 1/4 failed (input not found" in err and "trying it once more" in err
     assert err.strip().splitlines()[-1].startswith("error: chunk a.mp4 1/4 failed twice: input not found")
     assert "a.mp4: 3 of 4 chunks done, kept in" in err and not out.exists()
+
+
+def test_a_worker_that_cannot_load_the_model_is_one_line(capsys, tmp_path, clips):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_text("not weights")
+    out = tmp_path / "out.mp4"
+    code, err = run_cli(capsys, "double", clips[0], out, "--workers", "2", "--model", "animeinterp", "--weights", bad)
+    assert code == 1 and err.strip().splitlines()[-1] == f"error: not a PyTorch checkpoint: {bad}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ckpt"]
