@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from animeinterp_cli.chunks import ChunkOptions
 from animeinterp_cli.engine.compile import compile_decision
 from animeinterp_cli.engine.device import default_batch_size, resolve_placement
 from animeinterp_cli.engine.execute import execute_plan
@@ -33,6 +34,10 @@ from animeinterp_cli.video.encode import EncodeOptions, VideoWriter, check_outpu
 from animeinterp_cli.video.images import list_images, read_image, write_png
 from animeinterp_cli.video.integrity import damage_report
 from animeinterp_cli.video.output import atomic_output, atomic_output_dir
+
+
+def _ignore(message: str) -> None:
+    """A message channel that says nothing."""
 
 
 class Progress(Protocol):
@@ -129,9 +134,14 @@ def _make_runner(config: RunConfig) -> tuple[PairRunner, Summary, tuple[str, ...
 
 def _maybe_compile(runner: PairRunner, mode: CompileMode, actions: list[Action], note: Callable[[str], None]) -> None:
     """Compile the network as :func:`compile_decision` decides for this plan."""
+    compile_for(runner, mode, sum(isinstance(a, Synthesize) for a in actions), note)
+
+
+def compile_for(runner: PairRunner, mode: CompileMode, synthesized: int, note: Callable[[str], None]) -> None:
+    """:func:`_maybe_compile` for a run that synthesises ``synthesized`` frames in all (a
+    chunked run: every chunk of every file)."""
     if not runner.method.compile_targets():
         return
-    synthesized = sum(isinstance(a, Synthesize) for a in actions)
     compile_now, message = compile_decision(mode, synthesized, runner.placement)
     if compile_now:
         runner.enable_compile(note)
@@ -168,12 +178,12 @@ def _check_rate(config: RunConfig, info: VideoInfo) -> None:
 
 
 def _check_complete(
-    info: VideoInfo, times: list[Fraction], failure: DecodeError | None, config: RunConfig, warn: Callable[[str], None]
+    info: VideoInfo, times: list[Fraction], failure: DecodeError | None, strict: bool, warn: Callable[[str], None]
 ) -> None:
     """After pass 1: say when less decoded than the container declares (an error when strict)."""
     damage = damage_report(info, times, failure)
     if damage is not None:
-        if config.strict:
+        if strict:
             raise InputError(damage.refusal())
         warn(damage.warning())
     if len(times) < 2 and failure is not None:
@@ -197,6 +207,47 @@ def _score_pairs(images: Iterator[np.ndarray], config: DetectConfig) -> list[Pai
     return scores
 
 
+def check_run(config: RunConfig, info: VideoInfo, output_path: Path, warn: Callable[[str], None] = _ignore) -> EncodeOptions:
+    """Before any work: refuse a rate that would drop frames (without ``allow_drop``) and an
+    output that cannot be written with ``config.encode``; the encoder settings with the
+    automatic choices made for this source and output (codec, pixel format), which ``warn``
+    hears about when they lose something (a 10-bit source written as 8 bits)."""
+    _check_rate(config, info)
+    return check_output(output_path, info, config.encode, warn)
+
+
+def analyse_video(
+    input_path: Path,
+    info: VideoInfo,
+    detect: DetectConfig,
+    progress: Progress,
+    *,
+    strict: bool = False,
+    warn: Callable[[str], None] = _ignore,
+) -> tuple[list[Fraction], list[PairScores]]:
+    """Pass 1: the time of every frame and the scores of every pair (cuts, holds, duplicates).
+
+    An input that decodes shorter than its container declares, or fails midway, is told to
+    ``warn`` and read as far as it decodes, or refused when ``strict``.
+    """
+    progress.start("analysing", info.frame_count or 0)
+    times: list[Fraction] = []
+    reader = read_frames(input_path, stop_on_error=True)
+
+    def images() -> Iterator[np.ndarray]:
+        for frame in reader:
+            times.append(frame.time)
+            yield frame.image
+
+    with reader:
+        scores = _score_pairs(_counted(images(), progress), detect)
+    progress.stop()
+    _check_complete(info, times, reader.failure, strict, warn)
+    if len(times) < 2:
+        raise InputError(f"{input_path}: needs at least 2 frames to interpolate, found {len(times)}")
+    return times, scores
+
+
 def interpolate_video(
     input_path: Path,
     output_path: Path,
@@ -205,38 +256,36 @@ def interpolate_video(
     progress: Progress | None = None,
     note: Callable[[str], None] = lambda message: None,
     warn: Callable[[str], None] | None = None,
+    chunking: ChunkOptions | None = None,
 ) -> Summary:
     """Raise the frame rate of ``input_path`` into ``output_path`` (written atomically).
 
     ``note`` hears what the run chose, ``warn`` (``note`` when not given) what the user may
     lose: an input shorter than it declares, a stream left out, a size changed.
+
+    With ``chunking`` a long video (or any, with Ray workers) is made in chunks cut at scene
+    cuts, resumable after an interruption (see :mod:`animeinterp_cli.chunks`).
     """
     progress = progress or _Silent()
     warn = warn or note
     started = time.perf_counter()
-    runner, summary, notes = _make_runner(config)
+    # the method is built before any frame is decoded (here, unless Ray workers build it)
+    built = None if chunking is not None and chunking.uses_ray else _make_runner(config)
     info = probe_video(input_path)
-    _check_rate(config, info)
-    check_output(output_path, info, config.encode)
+    encode = check_run(config, info, output_path)
+    if chunking is not None and chunking.applies(info, output_path, encode.codec, note):
+        from animeinterp_cli.chunks.driver import run_chunked
+
+        return run_chunked(
+            [(input_path, output_path)], config, chunking, progress=progress, note=note, warn=warn, built=built
+        )[0]
+    runner, summary, notes = built or _make_runner(config)
     with atomic_output(output_path, overwrite=config.overwrite, input_path=input_path, note=note) as partial:
         for message in notes:
             note(message)
 
-        # pass 1: timestamps and pair scores
-        progress.start("analysing", info.frame_count or 0)
-        times: list[Fraction] = []
-        reader = read_frames(input_path, stop_on_error=True)
-
-        def images() -> Iterator[np.ndarray]:
-            for frame in reader:
-                times.append(frame.time)
-                yield frame.image
-
-        scores = _score_pairs(_counted(images(), progress), config.detect)
-        progress.stop()
-        _check_complete(info, times, reader.failure, config, warn)
-        if len(times) < 2:
-            raise InputError(f"{input_path}: needs at least 2 frames to interpolate, found {len(times)}")
+        # pass 1: timestamps and pair scores (a truncated or damaged input said, or refused)
+        times, scores = analyse_video(input_path, info, config.detect, progress, strict=config.strict, warn=warn)
         actions = _plan_run(runner, summary, times, scores, config, times[-1] + last_frame_duration(info), note)
         rate = config.target.output_rate(info.frame_rate)
 

@@ -24,6 +24,7 @@ from animeinterp_cli import __version__, console, interrupt
 from animeinterp_cli.errors import AnimeInterpError, UsageError
 from animeinterp_cli.options import (
     AllowDropOpt,
+    ChunkingOptions,
     CodecOpt,
     CrfOpt,
     DeviceOptions,
@@ -83,27 +84,37 @@ def _run_config(options: RunOptions, hardware: DeviceOptions, *, fps: Fraction |
     return RunConfig(target=target, detect=detect, **given, **settings)
 
 
-def _run_and_report(job, source: Path, target: Path, config, quiet: bool, **channels) -> None:
+def _run_and_report(job, source: Path, target: Path, config, quiet: bool, progress=None, **channels) -> None:
     """Run ``interpolate_video``/``interpolate_frames`` with a progress bar, then the summary
     line; ``--quiet`` keeps the notes back too (errors and warnings still show)."""
-    progress = console.RichProgress(quiet)
+    progress = progress or console.RichProgress(quiet)
     note = _silent if quiet else console.note
     try:
         summary = job(source, target, config, progress=progress, note=note, **channels)
     finally:
         progress.stop()
-    if quiet:
-        return
+    if not quiet:
+        _report(summary)
+
+
+def _report(summary, name: str = "") -> None:
+    """The one-line summary of a run (``name``: which output, in a batch)."""
+    chunks = getattr(summary, "chunks", 0)
+    reused = getattr(summary, "reused", 0)
+    workers = len(getattr(summary, "workers", {}))
     console.stderr.print(
-        f"[green]done:[/] {summary.frames_in} frames in → {summary.frames_out} out "
+        f"[green]done:[/] {name}{summary.frames_in} frames in → {summary.frames_out} out "
         f"({summary.synthesized} synthesised, {summary.held} held, {summary.duplicates} duplicates copied, "
-        f"{summary.cuts} scene cuts) with {summary.method} on {summary.placement} in {summary.seconds:.1f} s",
+        f"{summary.cuts} scene cuts) with {summary.method} on {summary.placement} in {summary.seconds:.1f} s"
+        + (f", {chunks} chunks" if chunks else "")
+        + (f" on {workers} workers" if workers > 1 else "")
+        + (f" ({reused} made by the interrupted run)" if reused else ""),
         soft_wrap=True,
     )
 
 
 @app.command()
-@with_options(options=RunOptions, hardware=DeviceOptions)
+@with_options(options=RunOptions, hardware=DeviceOptions, chunking=ChunkingOptions)
 def double(
     input: Annotated[Path, typer.Argument(help="Input video.")],
     output: Annotated[Path, typer.Argument(help="Output video; the container follows the extension (mp4, mkv, mov, webm).")],
@@ -117,9 +128,26 @@ def double(
     *,
     options: RunOptions,
     hardware: DeviceOptions,
+    chunking: ChunkingOptions,
 ) -> None:
     """Interpolate a video: 2× (default), --factor N, or --fps RATE. Audio and subtitles are copied."""
+    from functools import partial
+
     from animeinterp_cli.api import interpolate_video
+    from animeinterp_cli.chunks.display import ChunkDisplay
+
+    config = _video_run_config(options, hardware, fps=fps, allow_drop=allow_drop, codec=codec, crf=crf, preset=preset,
+                               strict=strict, verbose=verbose)  # fmt: skip
+    job = partial(interpolate_video, chunking=chunking.to_chunks())
+    _run_and_report(job, input, output, config, options.quiet, progress=ChunkDisplay(options.quiet), warn=console.warning)
+
+
+def _video_run_config(
+    options: RunOptions, hardware: DeviceOptions, *, fps, allow_drop: bool, codec, crf: int, preset: str, strict: bool,
+    verbose: bool,
+):
+    """The :class:`RunConfig` of a command that writes videos (double, batch): ``--fps`` and
+    ``--factor`` are one or the other; ``--verbose`` lets FFmpeg's own log through."""
     from animeinterp_cli.video.encode import EncodeOptions, show_ffmpeg_log
 
     if fps is not None and options.factor is not None:
@@ -127,8 +155,7 @@ def double(
     if verbose:
         show_ffmpeg_log()
     encode = EncodeOptions(codec=codec, crf=crf, preset=preset, verbose=verbose)
-    config = _run_config(options, hardware, fps=fps, encode=encode, strict=strict, allow_drop=allow_drop)
-    _run_and_report(interpolate_video, input, output, config, options.quiet, warn=console.warning)
+    return _run_config(options, hardware, fps=fps, encode=encode, strict=strict, allow_drop=allow_drop)
 
 
 def _silent(message: str) -> None:
@@ -227,8 +254,10 @@ def weights_download(name: DownloadNameArg, url: DownloadUrlOpt = None, quiet: Q
 def _register_package_commands() -> None:
     """Commands that live in their own packages (imported lazily inside their bodies)."""
     from animeinterp_cli.benchmark.command import benchmark
+    from animeinterp_cli.chunks.command import batch
     from animeinterp_cli.training.command import train_app
 
+    app.command("batch")(batch)
     app.command("benchmark")(benchmark)
     app.add_typer(train_app, name="train")
 

@@ -6,7 +6,7 @@ The enums are also the library's types (``RunConfig``, ``resolve_placement``,
 an enum into a choice list, so an unknown word is a usage error (exit 2) naming the choices.
 
 Options that several commands share are grouped in dataclasses (:class:`DeviceOptions`,
-:class:`RunOptions`); :func:`with_options` gives a command the options of its groups as
+:class:`RunOptions`, :class:`ChunkingOptions`); :func:`with_options` gives a command the options of its groups as
 parameters and hands each group back to it as one value. To add an option: declare its alias here (and its enum, if
 it is a choice), then add it as a field, with its default, to the group of the commands that
 take it (a :class:`RunOptions` field named as a ``RunConfig`` field goes straight into it), or
@@ -27,6 +27,7 @@ from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 
+from animeinterp_cli.chunks import DEFAULT_CHUNK_SECONDS, ChunkOptions
 from animeinterp_cli.errors import ConfigError
 
 E = TypeVar("E", bound=StrEnum)
@@ -225,6 +226,41 @@ StrictOpt = Annotated[
     typer.Option("--strict", help="Refuse an input that decodes shorter than its container declares (truncated, damaged)."),
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also print the encoder's and FFmpeg's own log.")]
+ChunkSecondsOpt = Annotated[
+    float,
+    typer.Option(
+        "--chunk-seconds",
+        min=0,
+        help="Make a video longer than this in chunks of about this many seconds, cut at scene cuts, each "
+        "kept in a work folder next to the output until the end (0: one piece). An interrupted run "
+        "continues with --resume.",
+    ),
+]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue an interrupted chunked run from its work folder (.NAME.work next to the output): "
+        "finished chunks are checked and kept, the rest is made.",
+    ),
+]
+# (help texts are rich markup: "\\[" shows a "[")
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Chunks made at once, each by a Ray worker that holds the model (one GPU each, or a share of "
+        "the CPU cores). More than 1 needs Ray: pip install -e \".\\[cluster]\".",
+    ),
+]
+RayAddressOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--ray-address",
+        help="Join this Ray cluster (HOST:6379 of its head node, or auto) instead of starting Ray on this machine.",
+    ),
+]
 
 
 # --- groups of options that several commands take ---
@@ -255,6 +291,22 @@ class RunOptions:
     scene_threshold: SceneThresholdOpt = None
     overwrite: OverwriteOpt = False
     quiet: QuietOpt = False
+
+
+@dataclass(frozen=True)
+class ChunkingOptions:
+    """How the commands that write videos (double, batch) split long jobs and where they run
+    them (see :mod:`animeinterp_cli.chunks`)."""
+
+    chunk_seconds: ChunkSecondsOpt = DEFAULT_CHUNK_SECONDS
+    resume: ResumeOpt = False
+    workers: WorkersOpt = 1
+    ray_address: RayAddressOpt = None
+
+    def to_chunks(self) -> ChunkOptions:
+        """The library's :class:`~animeinterp_cli.chunks.ChunkOptions` of these options."""
+        return ChunkOptions(seconds=self.chunk_seconds, resume=self.resume, workers=self.workers,
+                            ray_address=self.ray_address)
 
 
 def with_options(**groups: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -8,6 +8,12 @@ aspect ratio, languages, the warning, the refusal …); a summary line closes th
     .venv/bin/python bench/bad_inputs.py            # all cases
     .venv/bin/python bench/bad_inputs.py -k sig     # the cases whose name contains "sig"
     .venv/bin/python bench/bad_inputs.py --verbose  # also each case's stderr
+    .venv/bin/python bench/bad_inputs.py --chunk-seconds 0.2  # every `double` run in chunks
+
+With ``--chunk-seconds S`` every ``double`` run is made in chunks of about S seconds (the
+clips are 0.5 to 25 s long), so the same matrix checks the chunked path: a stop signal must
+then keep the finished chunks in the work folder (and no partial chunk), and ``--resume``
+must finish the output; after SIGKILL the rerun is the same command with ``--resume``.
 
 Exit status 0 when every case behaved as expected, 1 otherwise.
 """
@@ -37,6 +43,8 @@ from tests.clipgen import faststart, make_clip, truncated, with_corrupt_packet  
 
 CLI = [sys.executable, "-m", "animeinterp_cli"]
 FAST = ["--model", "blend", "--preset", "ultrafast"]
+#: ``--chunk-seconds S`` of every ``double`` run (``--chunk-seconds`` of this script), or nothing
+CHUNKING: list[str] = []
 
 
 def ffmpeg() -> str:
@@ -54,6 +62,8 @@ class Run:
     folder: Path
     before: set[str]  # names in the folder before the run
     output: Path | None
+    args: list[str] = field(default_factory=list)  # the CLI arguments of the run
+    resumed: bool = False  # a stopped chunked run was resumed into the output (a check did)
 
     @property
     def traceback(self) -> bool:
@@ -62,7 +72,8 @@ class Run:
     def left_behind(self) -> list[str]:
         """New files in the folder, but the output of a successful run."""
         new = sorted(set(os.listdir(self.folder)) - self.before)
-        return [name for name in new if not (self.code == 0 and self.output is not None and name == self.output.name)]
+        made = (self.code == 0 or self.resumed) and self.output is not None
+        return [name for name in new if not (made and self.output is not None and name == self.output.name)]
 
     def lines(self, prefix: str) -> list[str]:
         return [line for line in self.err.splitlines() if line.startswith(prefix)]
@@ -208,6 +219,32 @@ def no_temp_name(run: Run) -> tuple[str, bool]:
     return ("user's name only" if ok else "TEMP NAME shown"), ok
 
 
+def resumable(frames: int) -> Check:
+    """In chunks, after a stop signal: the work folder keeps finished chunks and no partial
+    one, the run said so, and the same command with ``--resume`` makes the ``frames`` frames
+    of the output and removes the folder. (Without chunks: nothing to check.)"""
+
+    def check(run: Run) -> tuple[str, bool]:
+        if not CHUNKING:
+            return "", True
+        works = list(run.folder.glob(".*.work"))
+        if len(works) != 1:
+            return f"NO work folder ({len(works)})", False
+        kept, partials = done_chunks(run.folder), list(works[0].glob("*.partial*"))
+        said_so = any("--resume" in line for line in run.lines("warning:"))
+        result = subprocess.run([*CLI, *run.args, "--resume", "-q"], capture_output=True, text=True, cwd=REPO)
+        made = 0
+        if result.returncode == 0 and run.output is not None and run.output.exists():
+            run.resumed = True
+            with av.open(str(run.output)) as container:
+                made = sum(1 for _ in container.decode(video=0))
+        ok = kept > 0 and not partials and said_so and made == frames and not works[0].exists()
+        label = f"kept {kept} chunks{'' if not partials else ' AND A PARTIAL'}{'' if said_so else ' (NOT SAID)'}"
+        return f"{label}; resumed: {made} frames" + ("" if ok else f" WRONG ({result.stderr.strip()[:80]})"), ok
+
+    return check
+
+
 def no_encoder_log(run: Run) -> tuple[str, bool]:
     ok = "x265 [" not in run.err and "Svt[" not in run.err
     return ("no encoder log" if ok else "ENCODER LOG shown"), ok
@@ -222,7 +259,7 @@ def clip(folder: Path, name: str = "in.mp4", **kwargs) -> Path:
 
 
 def double(source: Path, output: Path, *options: str) -> tuple[list[str], Path]:
-    return ["double", str(source), str(output), *FAST, *options], output
+    return ["double", str(source), str(output), *FAST, *CHUNKING, *options], output
 
 
 def rich_source(folder: Path, suffix: str) -> Path:
@@ -281,13 +318,34 @@ def images(folder: Path, sizes: list[tuple[int, int]]) -> Path:
 # -- runs that are more than one plain call ---------------------------------------------------
 
 
+def done_chunks(folder: Path) -> int:
+    """Chunks the manifests of the work folders in ``folder`` mark done."""
+    import json
+
+    done = 0
+    for manifest in folder.glob(".*.work/manifest.json"):
+        try:
+            done += sum(bool(chunk["done"]) for chunk in json.loads(manifest.read_text())["chunks"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return done
+
+
+def _encoding(folder: Path) -> bool:
+    """The run is encoding: the partial output holds data, or (in chunks) a chunk is done."""
+    if any(".partial-" in p.name and p.stat().st_size > 0 for p in folder.iterdir()):
+        return True
+    return bool(CHUNKING) and done_chunks(folder) > 0
+
+
 def interrupted(name: str) -> Callable[[list[str], Path], tuple[int, str]]:
-    """Run, wait until the partial output holds data (it is encoding), then send ``name``."""
+    """Run, wait until the partial output holds data (it is encoding; in chunks: until a
+    chunk is done), then send ``name``."""
 
     def run(args: list[str], folder: Path) -> tuple[int, str]:
         process = subprocess.Popen([*CLI, *args], stderr=subprocess.PIPE, text=True, cwd=REPO)
         deadline = time.monotonic() + 120
-        while not any(".partial-" in p.name and p.stat().st_size > 0 for p in folder.iterdir()):
+        while not _encoding(folder):
             if process.poll() is not None or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
@@ -300,11 +358,15 @@ def interrupted(name: str) -> Callable[[list[str], Path], tuple[int, str]]:
 
 def killed_then_rerun(args: list[str], folder: Path) -> tuple[int, str]:
     """SIGKILL (which nothing can catch) mid-run, then the same command: the rerun must
-    remove the dead run's partial and say so."""
+    remove the dead run's partial and say so. (In chunks: the same command with --resume,
+    which must also finish from the dead run's work folder.)"""
     code, _ = interrupted("SIGKILL")(args, folder)
     left = [p.name for p in folder.iterdir() if ".partial-" in p.name]
-    short = make_clip(folder / "short.mp4", frames=6, audio=False)
-    rerun = [args[0], str(short), *args[2:]]
+    if CHUNKING:
+        rerun = [*args, "--resume"]
+    else:
+        short = make_clip(folder / "short.mp4", frames=6, audio=False)
+        rerun = [args[0], str(short), *args[2:]]
     result = subprocess.run([*CLI, *rerun], capture_output=True, text=True, cwd=REPO)
     return result.returncode, f"(SIGKILL: exit {code}, left {left})\n" + result.stderr
 
@@ -385,7 +447,7 @@ def _existing(folder: Path) -> tuple[list[str], Path]:
 def _symlinked_self(folder: Path) -> tuple[list[str], Path]:
     source = clip(folder)
     (folder / "link.mp4").symlink_to(source)
-    return ["double", str(source), str(folder / "link.mp4"), *FAST, "--overwrite"], None
+    return ["double", str(source), str(folder / "link.mp4"), *FAST, *CHUNKING, "--overwrite"], None
 
 
 def _locked(folder: Path) -> tuple[list[str], Path]:
@@ -440,14 +502,18 @@ CASES = [
     Case("output .avi", lambda f: double(clip(f), f / "out.avi"), 1, [refused(".avi"), no_temp_name]),
     Case("unknown codec", lambda f: double(clip(f), f / "out.mp4", "--codec", "h265-turbo"), 1, [refused("h265-turbo")]),
     Case("output exists", _existing, 1, [refused("--overwrite"), unchanged("out.mp4", b"precious")]),
-    Case("output is the input", lambda f: (lambda s: (["double", str(s), str(s), *FAST, "--overwrite"], None))(clip(f)), 1, [refused("input itself")]),
+    Case("output is the input", lambda f: (lambda s: (["double", str(s), str(s), *FAST, *CHUNKING, "--overwrite"], None))(clip(f)), 1,
+         [refused("input itself")]),
     Case("output is the input (symlink)", _symlinked_self, 1, [refused("input itself")]),
     Case("output folder missing", lambda f: double(clip(f), f / "no" / "out.mp4"), 1, [refused("does not exist")]),
     Case("output folder read-only", _locked, 1, [refused("not writable")], run=in_read_only_folder),
     Case("[Group] name [1080p].mkv", lambda f: double(f / "[Group] Show - 01 [1080p].mkv", f / "out.mkv"), 1, [refused("[Group] Show - 01 [1080p].mkv")]),
-    Case("SIGINT mid-run", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 130, [stopped("interrupted")], run=interrupted("SIGINT")),
-    Case("SIGTERM mid-run", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 143, [stopped("SIGTERM")], run=interrupted("SIGTERM")),
-    Case("SIGHUP mid-run", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 129, [stopped("SIGHUP")], run=interrupted("SIGHUP")),
+    Case("SIGINT mid-run", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 130,
+         [stopped("interrupted"), resumable(1200)], run=interrupted("SIGINT")),
+    Case("SIGTERM mid-run", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 143,
+         [stopped("SIGTERM"), resumable(1200)], run=interrupted("SIGTERM")),
+    Case("SIGHUP mid-run", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 129,
+         [stopped("SIGHUP"), resumable(1200)], run=interrupted("SIGHUP")),
     Case("SIGKILL, then rerun", lambda f: double(clip(f, frames=600, audio=False), f / "out.mp4"), 0,
          [said("note:", "removed", ".out.partial-")], run=killed_then_rerun, leaves=("short.mp4",)),
     Case("frames: empty folder", _empty_folder, 1, [refused("empty")]),
@@ -465,7 +531,7 @@ def run_case(case: Case, root: Path, index: int) -> tuple[Run, list[tuple[str, b
     else:
         result = subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=REPO)
         code, err = result.returncode, result.stderr
-    run = Run(code, err, folder, before, output)
+    run = Run(code, err, folder, before, output, args)
     if err.startswith("skipped:"):
         return run, [(err.strip(), True)], True
     checks = [check(run) for check in case.checks]
@@ -479,12 +545,16 @@ def main() -> int:
     parser.add_argument("-k", default="", help="only the cases whose name contains this")
     parser.add_argument("--verbose", action="store_true", help="print each case's stderr too")
     parser.add_argument("--keep", action="store_true", help="keep the folders of the cases")
+    parser.add_argument("--chunk-seconds", type=float, help="make every `double` run in chunks of about this many seconds")
     options = parser.parse_args()
+    if options.chunk_seconds is not None:
+        CHUNKING[:] = ["--chunk-seconds", f"{options.chunk_seconds:g}"]
 
     cases = [case for case in CASES if options.k.lower() in case.name.lower()]
     root = Path(tempfile.mkdtemp(prefix="animeinterp-bad-inputs-"))
     root.chmod(0o755)
-    print(f"{len(cases)} cases through `{' '.join(Path(c).name for c in CLI)}` in {root}\n")
+    chunked = f" in chunks ({' '.join(CHUNKING)})" if CHUNKING else ""
+    print(f"{len(cases)} cases through `{' '.join(Path(c).name for c in CLI)}`{chunked} in {root}\n")
     print(f"{'case':32} {'exit':>4} {'want':>5} {'tb':>3} {'left':>4}  checks")
     results = []
     started = time.monotonic()
@@ -495,7 +565,7 @@ def main() -> int:
         left = run.left_behind()
         print(
             f"{case.name[:32]:32} {run.code:>4} {want:>5} {'yes' if run.traceback else 'no':>3} {len(left):>4}  "
-            f"{'; '.join(label for label, _ in checks)}{'' if ok else '   <-- NOT AS EXPECTED'}",
+            f"{'; '.join(label for label, _ in checks if label)}{'' if ok else '   <-- NOT AS EXPECTED'}",
             flush=True,
         )
         if left:
@@ -515,7 +585,7 @@ def main() -> int:
     truncated_warned = [ok for case, _, _, ok in results if "cut" in case.name and "index at the end" not in case.name]
     fps_factor = [ok for case, _, _, ok in results if "--factor" in case.name]
     print(
-        f"\nsummary: {good}/{len(results)} cases as expected; tracebacks {tracebacks}; files left behind {left} "
+        f"\nsummary{chunked}: {good}/{len(results)} cases as expected; tracebacks {tracebacks}; files left behind {left} "
         f"(of which after a signal: {sum(len(run.left_behind()) for _, run in signals)}); SAR kept {kept('sar=')}; "
         f"languages kept {kept('language=')}; truncated input warned or refused "
         f"{sum(truncated_warned)}/{len(truncated_warned)}; --fps with --factor refused "

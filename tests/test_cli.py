@@ -341,13 +341,14 @@ def test_precomputed_sgm_is_only_for_the_benchmark(capsys, tmp_path, clip, comma
 
 def test_options_reach_the_run_config(capsys, monkeypatch):
     from animeinterp_cli import api
+    from animeinterp_cli.chunks import ChunkOptions
     from animeinterp_cli.options import CompileMode, Device, Model, Precision, Sgm
     from animeinterp_cli.schedule.plan import Target
 
     seen = {}
 
-    def record(source, target, config, *, progress, note, warn):
-        seen.update(source=source, target=target, config=config)
+    def record(source, target, config, *, progress, note, warn, chunking):
+        seen.update(source=source, target=target, config=config, chunking=chunking)
         return api.Summary()
 
     monkeypatch.setattr(api, "interpolate_video", record)
@@ -355,7 +356,7 @@ def test_options_reach_the_run_config(capsys, monkeypatch):
         capsys, "double", "in.mp4", "out.mkv", "--fps", "60000/1001", "--model", "classic", "--sgm", "zero",
         "--device", "cpu", "--precision", "fp32", "--batch-size", "3", "--compile", "off", "--no-dedup",
         "--scene-threshold", "0.3", "--flow-scale", "0.5", "--fast", "--crf", "20", "--overwrite", "--quiet",
-        "--strict", "--allow-drop",
+        "--strict", "--allow-drop", "--chunk-seconds", "30", "--resume", "--workers", "2", "--ray-address", "auto",
     )
     assert code == 0, err
     config = seen["config"]
@@ -366,6 +367,7 @@ def test_options_reach_the_run_config(capsys, monkeypatch):
     assert (config.batch_size, config.dedup, config.detect.scene_threshold, config.flow_scale) == (3, False, 0.3, 0.5)
     assert config.fast and config.overwrite and config.encode.crf == 20 and config.encode.codec is None  # automatic
     assert config.strict and config.allow_drop
+    assert seen["chunking"] == ChunkOptions(seconds=30, resume=True, workers=2, ray_address="auto")
 
 
 def test_run_config_checks_its_settings_on_creation():

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Self
 
 import av
 import numpy as np
@@ -118,12 +119,18 @@ def show_ffmpeg_log() -> None:
     av.logging.set_level(av.logging.INFO)
 
 
-def check_output(name: Path, source: VideoInfo, options: EncodeOptions) -> None:
+def check_output(name: Path, source: VideoInfo, options: EncodeOptions, warn: Warn | None = None) -> EncodeOptions:
     """Raise the :class:`EncodeError` that writing ``source``'s video to ``name`` with
-    ``options`` would meet at once (container, codec, pixel format), before any work is done."""
+    ``options`` would meet at once (container, codec, pixel format), before any work is done.
+
+    Returns ``options`` with the automatic choices made (``codec`` and ``pix_fmt`` set): what
+    a writer of another file (a chunk of the output, in another container) must be given to
+    encode as the writer of ``name`` would. ``warn`` hears what the choice of codec loses.
+    """
     format_name = _container_format(Path(name))
-    codec, options = _resolve_codec(options, source, format_name, Path(name).suffix, _ignore)
-    _choose_pix_fmt(codec, source, options, _ignore)
+    codec, options = _resolve_codec(options, source, format_name, Path(name).suffix, warn or _ignore)
+    pix_fmt, _size = _choose_pix_fmt(codec, source, options, _ignore)
+    return replace(options, codec=codec.name, pix_fmt=pix_fmt)
 
 
 class VideoWriter:
@@ -203,11 +210,19 @@ class VideoWriter:
         context.color_range = source.color.range
         if source.sample_aspect_ratio:  # written to the bitstream and the container alike
             context.sample_aspect_ratio = source.sample_aspect_ratio
-        if codec.name == "libx265" and self._container.format.name in ("mp4", "mov"):
+        self._describe_video_stream(stream, source)
+        return stream
+
+    def _describe_video_stream(self, stream: av.stream.Stream, source: VideoInfo) -> None:
+        """What the container says of the video stream besides its codec parameters (which
+        carry the pixel shape): the tag players look for (HEVC in mp4/mov) and the display
+        rotation, as the source's. (Shared with :mod:`animeinterp_cli.video.stitch`, whose
+        stream is copied from a chunk file, not encoded.)"""
+        codec = stream.codec_context.codec
+        if codec.canonical_name == "hevc" and self._container.format.name in ("mp4", "mov"):
             stream.codec_tag = _HEVC_TAG
         if source.rotation:
             stream.set_display_rotation(source.rotation)
-        return stream
 
     def _carry_over(self, source_path: Path) -> None:
         """The source's tags, chapters, and audio and subtitle streams (copied as they are)."""
@@ -331,7 +346,7 @@ class VideoWriter:
         self._container = None
         self._source = None
 
-    def __enter__(self) -> VideoWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
