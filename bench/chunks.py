@@ -187,7 +187,7 @@ def bar_resume(folder: Path, clip: Path, model: str) -> None:
     print(f"  run 1: exit {process.returncode} after {first_seconds:.1f} s; chunks encoded {sorted(made_1)}; "
           f"kept in the work folder {sorted(kept)} of {len(manifest['chunks'])}")  # fmt: skip
     for line in err.strip().splitlines():
-        if line.startswith(("note:", "error:")):
+        if line.startswith(("note:", "warning:", "error:")):
             print(f"  run 1 said: {line}")
     inodes_unchanged = all((work / f"chunk-{i:05d}.mp4").stat().st_ino == ino for i, ino in kept.items())
     started = time.perf_counter()
