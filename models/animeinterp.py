@@ -181,10 +181,14 @@ class AnimeInterp(FrameInterpolator):
             dim=1,
         )
         correction = self.synnet(_channels_last(frames), *(torch.cat(pair, dim=1) for pair in zip(features0, features1)))
+        correction = correction.float()
+        if self.config.synthesis.correction == "mix":
+            candidates = (splats["warped0"], splats["warped1"], (1 - t) * img0.float() + t * img1.float())
+            correction = sum(correction[:, k : k + 1] * (candidate - base) for k, candidate in enumerate(candidates))
         threshold = self.config.synthesis.disagreement_gate
         if threshold is not None:
             correction = correction * disagreement(splats, threshold)
-        return (base + correction.float()).clamp(0, 1)
+        return (base + correction).clamp(0, 1)
 
     def forward(self, img0, img1, init01=None, init10=None, t=None) -> dict[str, torch.Tensor]:
         """Both stages at once: {"frame", "flow01", "flow10"}; ``t`` defaults to 0.5."""
