@@ -75,6 +75,25 @@ def test_the_gate_keeps_the_correction_out_where_the_splatted_frames_agree():
     assert torch.allclose(out[..., 8, 2], torch.tensor(0.55)) and torch.equal(out[..., 8, 28], img[..., 8, 28])
 
 
+def test_a_mixing_correction_moves_only_towards_the_candidates():
+    """Known answers: a still pair (all candidates equal the blend) stays exactly the blend
+    whatever the coefficients; a coefficient of 1 on the cross-fade alone gives the cross-fade."""
+    torch.manual_seed(0)
+    config = AnimeInterpConfig.guided_tiny()
+    model = AnimeInterp(replace(config, synthesis=replace(config.synthesis, disagreement_gate=None, correction="mix")))
+    tail = model.synnet.residual_model_tail[-1]
+    img0, img1 = _pair(3)
+    still = torch.zeros(1, 2, *img0.shape[-2:])
+    half = torch.tensor([0.5])
+    with torch.no_grad():
+        tail.bias.copy_(torch.tensor([1.0, -1.0, 0.5]))
+        kept = model.synthesize(img0, img0, model.estimate(img0, img0, still, still), half)
+        assert (kept - img0).abs().max() < 1e-6  # the splats of a still frame are the frame, to rounding
+        tail.bias.copy_(torch.tensor([0.0, 0.0, 1.0]))
+        out = model.synthesize(img0, img1, model.estimate(img0, img1, still, still), half)
+    assert torch.allclose(out, (img0 + img1) / 2, atol=1e-6)
+
+
 def test_guided_network_has_no_flow_refinement_and_round_trips_through_a_checkpoint(tmp_path):
     model = AnimeInterp(AnimeInterpConfig.guided_tiny())
     assert model.flownet is None and model.config.rfr is None
