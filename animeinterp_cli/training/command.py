@@ -89,6 +89,7 @@ def synthesis_command(
     init: Annotated[
         Optional[Path], typer.Option(help="Start a new run from these weights (e.g. the candidate in weights/).")
     ] = None,
+    ema_decay: Annotated[float, typer.Option(help="Decay of the weights' moving average, which is validated and saved.")] = 0.995,
     weight: Annotated[
         Optional[list[str]],
         typer.Option(help="NAME=W: draw the cached triplets whose name holds NAME W times as often (repeatable)."),
@@ -102,7 +103,7 @@ def synthesis_command(
     config = ResidualTrainConfig(
         out_dir=out_dir, cache=cache, steps=steps, batch_size=batch_size, crop=crop, lr=lr, val_every=val_every,
         val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
-        weights=tuple(_name_weight(item) for item in weight or ()),
+        weights=tuple(_name_weight(item) for item in weight or ()), ema_decay=ema_decay,
     )
     config.check()
     result = _with_progress(steps, quiet, lambda on_step, on_message: train_residual(config, on_step, on_message))
