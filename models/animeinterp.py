@@ -190,6 +190,17 @@ class AnimeInterp(FrameInterpolator):
             correction = correction * disagreement(splats, threshold)
         return (base + correction).clamp(0, 1)
 
+    def scale_correction(self, factor: float) -> None:
+        """Multiply a residual synthesis's correction by ``factor`` (GridNet's last layer is
+        linear, so scaling its weights and bias scales the correction exactly; with the
+        ``mix`` correction, the candidates' coefficients)."""
+        if not self.config.synthesis.residual:
+            raise ValueError("only a residual synthesis has a correction to scale")
+        last = self.synnet.residual_model_tail[-1]
+        with torch.no_grad():
+            last.weight.mul_(factor)
+            last.bias.mul_(factor)
+
     def forward(self, img0, img1, init01=None, init10=None, t=None) -> dict[str, torch.Tensor]:
         """Both stages at once: {"frame", "flow01", "flow10"}; ``t`` defaults to 0.5."""
         motion = self.estimate(img0, img1, init01, init10)

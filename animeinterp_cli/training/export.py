@@ -32,6 +32,14 @@ def best_record(run_dir: Path) -> dict:
     return records[-1]
 
 
+def _last_record(run_dir: Path) -> dict:
+    """The run's last validation record (for a checkpoint other than best.pt)."""
+    records = [r for r in RunLog(Path(run_dir) / "log.jsonl").read() if "val_psnr" in r]
+    if not records:
+        raise InputError(f"{run_dir} has no validation record in log.jsonl")
+    return records[-1]
+
+
 def data_summary(cache: Path) -> str:
     """What the cache holds, e.g. '2466 clip triplets (popeye_sinbad_1936_p1 456, …) + 400 layered'."""
     sources: Counter[str] = Counter()
@@ -50,13 +58,18 @@ def data_summary(cache: Path) -> str:
     return " + ".join(parts)
 
 
-def export_default(run_dir: Path, weights_dir: Path, cache: Path | None = None) -> dict:
-    """Ship ``run_dir/best.pt`` as the default; returns the manifest entry written."""
+def export_default(
+    run_dir: Path, weights_dir: Path, cache: Path | None = None, *, source: Path | None = None,
+    correction_scale: float = 1.0, quality: dict | None = None,
+) -> dict:
+    """Ship ``run_dir/best.pt`` (or ``source``, a checkpoint of that run) as the default, its
+    correction scaled by ``correction_scale``; returns the manifest entry written. ``quality``:
+    figures measured on the shipped file (e.g. by bench/default_vs_classic.py) to record."""
     run_dir, weights_dir = Path(run_dir), Path(weights_dir)
-    record = best_record(run_dir)
+    record = best_record(run_dir) if source is None else _last_record(run_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     target = weights_dir / DEFAULT_FILE
-    digest = export_weights(run_dir / "best.pt", target)
+    digest = export_weights(source or run_dir / "best.pt", target, correction_scale)
     config = load_animeinterp(target).config
     entry = {
         "name": "AnimeInterp residual synthesis on DIS guidance (learned default)",
@@ -69,11 +82,16 @@ def export_default(run_dir: Path, weights_dir: Path, cache: Path | None = None) 
         "samples_seen": int(record["samples"]),
         "steps": int(record["step"]),
         "train_wall_s": round(float(record["elapsed_s"])),
-        "validation_psnr": round(float(record["val_psnr"]), 3),
-        "validation_gain_db": round(float(record["val_gain"]), 3),
-        "validation_worst_gain_db": round(float(record["val_worst_gain"]), 3),
-        "validation": "12 sample triplets, standard protocol (uint8 PSNR), against classic on each",
+        "correction_scale": correction_scale,
+        **(quality or {}),
     }
+    if correction_scale == 1.0:  # the run's own validation describes the shipped weights
+        entry.update({
+            "validation_psnr": round(float(record["val_psnr"]), 3),
+            "validation_gain_db": round(float(record["val_gain"]), 3),
+            "validation_worst_gain_db": round(float(record["val_worst_gain"]), 3),
+            "validation": "12 sample triplets, standard protocol (uint8 PSNR), against classic on each",
+        })
     manifest = weights_dir / "manifest.toml"
     tables = tomllib.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
     tables["default"] = entry
@@ -83,11 +101,14 @@ def export_default(run_dir: Path, weights_dir: Path, cache: Path | None = None) 
     return entry
 
 
-def export_weights(source: Path, target: Path) -> str:
+def export_weights(source: Path, target: Path, correction_scale: float = 1.0) -> str:
     """Write the weights of ``source`` (e.g. a run's ``best.pt``) to ``target`` in fp16 storage,
     with their configuration, as :func:`models.animeinterp.load_animeinterp` reads them (it
     loads fp16 tensors into the fp32 model). Returns the file's sha256 (for the manifest)."""
-    model = load_animeinterp(source).half()
+    model = load_animeinterp(source)
+    if correction_scale != 1.0:
+        model.scale_correction(correction_scale)
+    model = model.half()
     save_checkpoint(target, model, model.config.to_dict())
     return sha256_of(Path(target))
 

@@ -118,3 +118,24 @@ def test_a_residual_synthesis_needs_softmax_splatting():
 
     with pytest.raises(ValueError, match="splat='soft'"):
         replace(AnimeInterpConfig.guided(), splat="avg")
+
+
+def test_scaling_the_correction_scales_the_output_change():
+    torch.manual_seed(0)
+    model = AnimeInterp(_ungated()).eval()
+    with torch.no_grad():
+        model.synnet.residual_model_tail[-1].bias.fill_(0.04)
+    img0, img1 = _pair(4)
+    pipeline = AnimeInterpPipeline(model, "dis")
+    half = torch.tensor([0.5])
+    with torch.no_grad():
+        full = pipeline(img0, img1, half)
+        model.scale_correction(0.25)
+        scaled = pipeline(img0, img1, half)
+    model.synnet.residual_model_tail[-1].bias.data.zero_()
+    with torch.no_grad():
+        classic = pipeline(img0, img1, half)
+    inside = (full > 0.01) & (full < 0.99) & (classic > 0.01) & (classic < 0.99)
+    assert torch.allclose((scaled - classic)[inside], 0.25 * (full - classic)[inside], atol=1e-5)
+    with pytest.raises(ValueError, match="residual"):
+        AnimeInterp(AnimeInterpConfig.tiny()).scale_correction(0.5)
