@@ -19,7 +19,7 @@ from animeinterp_cli.errors import InputError
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.weights import sha256_of
 from models.animeinterp import load_animeinterp
-from models.checkpoint import save_checkpoint
+from models.checkpoint import load_strict, read_checkpoint, save_checkpoint
 
 DEFAULT_FILE = "animeinterp-guided.pt"
 
@@ -32,11 +32,11 @@ def best_record(run_dir: Path) -> dict:
     return records[-1]
 
 
-def _last_record(run_dir: Path) -> dict:
-    """The run's last validation record (for a checkpoint other than best.pt)."""
-    records = [r for r in RunLog(Path(run_dir) / "log.jsonl").read() if "val_psnr" in r]
+def _record_of(run_dir: Path, step: int | None) -> dict:
+    """The run's validation record at ``step`` (that of the checkpoint shipped)."""
+    records = [r for r in RunLog(Path(run_dir) / "log.jsonl").read() if "val_psnr" in r and r["step"] == step]
     if not records:
-        raise InputError(f"{run_dir} has no validation record in log.jsonl")
+        raise InputError(f"{run_dir}/log.jsonl has no validation record at step {step} of the checkpoint")
     return records[-1]
 
 
@@ -66,7 +66,7 @@ def export_default(
     correction scaled by ``correction_scale``; returns the manifest entry written. ``quality``:
     figures measured on the shipped file (e.g. by bench/default_vs_classic.py) to record."""
     run_dir, weights_dir = Path(run_dir), Path(weights_dir)
-    record = best_record(run_dir) if source is None else _last_record(run_dir)
+    record = best_record(run_dir) if source is None else _record_of(run_dir, read_checkpoint(source).extra.get("step"))
     weights_dir.mkdir(parents=True, exist_ok=True)
     target = weights_dir / DEFAULT_FILE
     digest = export_weights(source or run_dir / "best.pt", target, correction_scale)
@@ -76,8 +76,12 @@ def export_default(
         "file": DEFAULT_FILE,
         "sha256": digest,
         "guidance": config.guidance,
-        "config": "AnimeInterpConfig.guided(): no RFR, softmax splatting, residual GridNet "
-                  f"(features {list(config.synthesis.feature_dims)}, grid {list(config.synthesis.grid_dims)})",
+        "config": f"no RFR, softmax splatting, residual GridNet (features {list(config.synthesis.feature_dims)}, "
+                  f"grid {list(config.synthesis.grid_dims)}), correction {config.synthesis.correction!r}, "
+                  f"disagreement gate {config.synthesis.disagreement_gate}",
+        "sampling": ", ".join(f"{name} ×{w}" for name, w in
+                              read_checkpoint(source or run_dir / "best.pt").extra.get("train", {}).get("weights", ()))
+                    or "uniform",
         "data": data_summary(cache) if cache else "",
         "samples_seen": int(record["samples"]),
         "steps": int(record["step"]),
@@ -106,6 +110,9 @@ def export_weights(source: Path, target: Path, correction_scale: float = 1.0) ->
     with their configuration, as :func:`models.animeinterp.load_animeinterp` reads them (it
     loads fp16 tensors into the fp32 model). Returns the file's sha256 (for the manifest)."""
     model = load_animeinterp(source)
+    averaged = read_checkpoint(source).extra.get("averaged")
+    if averaged is not None:  # a run's last.pt: ship the moving average it validates
+        load_strict(model, averaged)
     if correction_scale != 1.0:
         model.scale_correction(correction_scale)
     model = model.half()
