@@ -215,7 +215,7 @@ class AnimeInterpConfig:
         cost 2.3×); GridNet keeps its width."""
         return cls(
             rfr=None,
-            synthesis=SynthesisConfig(feature_dims=(4, 8, 16), grid_dims=(8, 16, 24), residual=True, disagreement_gate=0.1),
+            synthesis=SynthesisConfig(feature_dims=(4, 8, 16), grid_dims=(8, 16, 24), residual=True, correction="mix"),
             splat="soft",
             guidance="dis",
         )
@@ -225,7 +225,7 @@ class AnimeInterpConfig:
         """:meth:`guided` with the smallest widths, for fast tests."""
         return replace(
             cls.guided(),
-            synthesis=SynthesisConfig(feature_dims=(2, 3, 4), grid_dims=(3, 4, 5), residual=True, disagreement_gate=0.1),
+            synthesis=SynthesisConfig(feature_dims=(2, 3, 4), grid_dims=(3, 4, 5), residual=True, correction="mix"),
         )
 
     def for_inference(self, *, max_iters: int | None = None, flow_scale: float | None = None) -> AnimeInterpConfig:

@@ -35,8 +35,9 @@ def test_untrained_guided_network_reproduces_classic_exactly(config, t):
 
 
 def _ungated() -> AnimeInterpConfig:
+    """The tiny learned default with the free (additive) correction and no gate."""
     config = AnimeInterpConfig.guided_tiny()
-    return replace(config, synthesis=replace(config.synthesis, disagreement_gate=None))
+    return replace(config, synthesis=replace(config.synthesis, disagreement_gate=None, correction="free"))
 
 
 def test_the_residual_head_starts_at_zero_and_its_weights_change_the_output():
@@ -59,7 +60,8 @@ def test_the_gate_keeps_the_correction_out_where_the_splatted_frames_agree():
     """Known answer: a still pair (zero flow: both frames land on themselves) gets no
     correction, whatever the head says; where one frame leaves a hole the correction is whole."""
     torch.manual_seed(0)
-    model = AnimeInterp(AnimeInterpConfig.guided_tiny()).eval()
+    config = _ungated()
+    model = AnimeInterp(replace(config, synthesis=replace(config.synthesis, disagreement_gate=0.1))).eval()
     with torch.no_grad():
         model.synnet.residual_model_tail[-1].bias.fill_(0.05)
     img = torch.full((1, 3, 32, 32), 0.5)
