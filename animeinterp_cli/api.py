@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
@@ -23,13 +24,14 @@ from animeinterp_cli.engine.device import default_batch_size, resolve_placement
 from animeinterp_cli.engine.execute import execute_plan
 from animeinterp_cli.engine.methods import build_method, check_flow_scale
 from animeinterp_cli.engine.runner import PairRunner
-from animeinterp_cli.errors import ConfigError, InputError
+from animeinterp_cli.errors import ConfigError, DecodeError, InputError, UsageError
 from animeinterp_cli.options import CompileMode, Device, Model, Precision, Sgm, coerce
 from animeinterp_cli.schedule.detect import DetectConfig, Detector, PairScores
 from animeinterp_cli.schedule.plan import Action, Synthesize, Target, plan
-from animeinterp_cli.video.decode import last_frame_duration, probe_video, read_frames
-from animeinterp_cli.video.encode import EncodeOptions, VideoWriter
+from animeinterp_cli.video.decode import VideoInfo, last_frame_duration, probe_video, read_frames
+from animeinterp_cli.video.encode import EncodeOptions, VideoWriter, check_output
 from animeinterp_cli.video.images import list_images, read_image, write_png
+from animeinterp_cli.video.integrity import damage_report
 from animeinterp_cli.video.output import atomic_output, atomic_output_dir
 
 
@@ -73,6 +75,8 @@ class RunConfig:
     detect: DetectConfig = field(default_factory=DetectConfig)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     overwrite: bool = False
+    strict: bool = False  # a truncated or damaged input is an error, not a warning
+    allow_drop: bool = False  # a target rate below the source's may drop frames
 
     def __post_init__(self) -> None:
         for name, enum in (("model", Model), ("sgm", Sgm), ("device", Device), ("precision", Precision),
@@ -153,6 +157,29 @@ def _plan_run(
     return actions
 
 
+def _check_rate(config: RunConfig, info: VideoInfo) -> None:
+    """A target rate below the source's drops frames: only when the caller accepts that."""
+    fps = config.target.fps
+    if fps is not None and fps < info.frame_rate and not config.allow_drop:
+        raise UsageError(
+            f"--fps {float(fps):g} is below the source's {float(info.frame_rate):g} fps, so frames "
+            "would be dropped (add --allow-drop if that is what you want)"
+        )
+
+
+def _check_complete(
+    info: VideoInfo, times: list[Fraction], failure: DecodeError | None, config: RunConfig, warn: Callable[[str], None]
+) -> None:
+    """After pass 1: say when less decoded than the container declares (an error when strict)."""
+    damage = damage_report(info, times, failure)
+    if damage is not None:
+        if config.strict:
+            raise InputError(damage.refusal())
+        warn(damage.warning())
+    if len(times) < 2 and failure is not None:
+        raise failure
+
+
 def _counted(items: Iterator[np.ndarray], progress: Progress) -> Iterator[np.ndarray]:
     """Pass ``items`` through, advancing ``progress`` by one for each."""
     for item in items:
@@ -177,27 +204,37 @@ def interpolate_video(
     *,
     progress: Progress | None = None,
     note: Callable[[str], None] = lambda message: None,
+    warn: Callable[[str], None] | None = None,
 ) -> Summary:
-    """Raise the frame rate of ``input_path`` into ``output_path`` (written atomically)."""
+    """Raise the frame rate of ``input_path`` into ``output_path`` (written atomically).
+
+    ``note`` hears what the run chose, ``warn`` (``note`` when not given) what the user may
+    lose: an input shorter than it declares, a stream left out, a size changed.
+    """
     progress = progress or _Silent()
+    warn = warn or note
     started = time.perf_counter()
     runner, summary, notes = _make_runner(config)
-    with atomic_output(output_path, overwrite=config.overwrite, input_path=input_path) as partial:
-        info = probe_video(input_path)
+    info = probe_video(input_path)
+    _check_rate(config, info)
+    check_output(output_path, info, config.encode)
+    with atomic_output(output_path, overwrite=config.overwrite, input_path=input_path, note=note) as partial:
         for message in notes:
             note(message)
 
         # pass 1: timestamps and pair scores
         progress.start("analysing", info.frame_count or 0)
         times: list[Fraction] = []
+        reader = read_frames(input_path, stop_on_error=True)
 
         def images() -> Iterator[np.ndarray]:
-            for frame in read_frames(input_path):
+            for frame in reader:
                 times.append(frame.time)
                 yield frame.image
 
         scores = _score_pairs(_counted(images(), progress), config.detect)
         progress.stop()
+        _check_complete(info, times, reader.failure, config, warn)
         if len(times) < 2:
             raise InputError(f"{input_path}: needs at least 2 frames to interpolate, found {len(times)}")
         actions = _plan_run(runner, summary, times, scores, config, times[-1] + last_frame_duration(info), note)
@@ -205,8 +242,9 @@ def interpolate_video(
 
         # pass 2: execute the plan and encode
         progress.start("interpolating", len(actions))
-        with VideoWriter(partial, info, rate, config.encode, warn=note) as writer:
-            frames = ((frame.index, frame.image) for frame in read_frames(input_path))
+        with VideoWriter(partial, info, rate, config.encode, warn=warn, name=output_path) as writer:
+            # the frames pass 1 read, not one more (a damaged input fails past them)
+            frames = ((frame.index, frame.image) for frame in islice(read_frames(input_path), len(times)))
             for action, image in execute_plan(actions, frames, runner):
                 writer.write(image, action.time)
                 summary.count(action)
@@ -236,7 +274,7 @@ def interpolate_frames(
     if config.target.factor is None:
         raise InputError("an image sequence has no frame rate: use --factor, not --fps")
     runner, summary, notes = _make_runner(config)
-    with atomic_output_dir(output_dir, overwrite=config.overwrite, input_path=input_dir) as partial:
+    with atomic_output_dir(output_dir, overwrite=config.overwrite, input_path=input_dir, note=note) as partial:
         for message in notes:
             note(message)
         first_shape = None
@@ -264,7 +302,8 @@ def interpolate_frames(
         width = max(8, len(str(len(actions))))
         frames = enumerate(images())
         for out_index, (action, image) in enumerate(execute_plan(actions, frames, runner)):
-            write_png(partial / f"{out_index + 1:0{width}d}.png", image)
+            name = f"{out_index + 1:0{width}d}.png"
+            write_png(partial / name, image, name=output_dir / name)
             summary.count(action)
             progress.advance()
         progress.stop()

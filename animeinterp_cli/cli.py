@@ -1,12 +1,17 @@
 """The ``animeinterp`` command line (Typer).
 
 Exit codes: 0 success; 1 a failure explained in one line on stderr (a traceback only with
-``ANIMEINTERP_DEBUG=1``); 2 usage errors (Typer's); 130 interrupted (Ctrl-C).
+``ANIMEINTERP_DEBUG=1``); 2 usage errors (Typer's, and options that contradict the input);
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP).
+
+Messages: ``error:`` and ``warning:`` lines always; ``note:`` lines, the progress bar and the
+summary unless ``--quiet``; the encoder's own log only with ``--verbose``.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from dataclasses import fields
 from fractions import Fraction
@@ -15,9 +20,10 @@ from typing import Annotated
 
 import typer
 
-from animeinterp_cli import __version__, console
-from animeinterp_cli.errors import AnimeInterpError
+from animeinterp_cli import __version__, console, interrupt
+from animeinterp_cli.errors import AnimeInterpError, UsageError
 from animeinterp_cli.options import (
+    AllowDropOpt,
     CodecOpt,
     CrfOpt,
     DeviceOptions,
@@ -27,6 +33,8 @@ from animeinterp_cli.options import (
     PresetOpt,
     QuietOpt,
     RunOptions,
+    StrictOpt,
+    VerboseOpt,
     with_options,
 )
 
@@ -68,18 +76,20 @@ def _run_config(options: RunOptions, hardware: DeviceOptions, *, fps: Fraction |
     given = {f.name: getattr(group, f.name) for group in (options, hardware) for f in fields(group)}
     for name in _CLI_ONLY:
         del given[name]
-    factor, scene_threshold = given.pop("factor"), given.pop("scene_threshold")
+    factor, scene_threshold = given.pop("factor") or 2, given.pop("scene_threshold")
     given["compile"] = given.pop("compile_mode")
     detect = DetectConfig() if scene_threshold is None else DetectConfig(scene_threshold=scene_threshold)
     target = Target(fps=fps) if fps is not None else Target(factor=factor)
     return RunConfig(target=target, detect=detect, **given, **settings)
 
 
-def _run_and_report(job, source: Path, target: Path, config, quiet: bool) -> None:
-    """Run ``interpolate_video``/``interpolate_frames`` with a progress bar, then the summary line."""
+def _run_and_report(job, source: Path, target: Path, config, quiet: bool, **channels) -> None:
+    """Run ``interpolate_video``/``interpolate_frames`` with a progress bar, then the summary
+    line; ``--quiet`` keeps the notes back too (errors and warnings still show)."""
     progress = console.RichProgress(quiet)
+    note = _silent if quiet else console.note
     try:
-        summary = job(source, target, config, progress=progress, note=console.note)
+        summary = job(source, target, config, progress=progress, note=note, **channels)
     finally:
         progress.stop()
     if quiet:
@@ -98,19 +108,31 @@ def double(
     input: Annotated[Path, typer.Argument(help="Input video.")],
     output: Annotated[Path, typer.Argument(help="Output video; the container follows the extension (mp4, mkv, mov, webm).")],
     fps: FpsOpt = None,
-    codec: CodecOpt = "libx264",
+    allow_drop: AllowDropOpt = False,
+    codec: CodecOpt = None,
     crf: CrfOpt = 17,
     preset: PresetOpt = "medium",
+    strict: StrictOpt = False,
+    verbose: VerboseOpt = False,
     *,
     options: RunOptions,
     hardware: DeviceOptions,
 ) -> None:
     """Interpolate a video: 2× (default), --factor N, or --fps RATE. Audio and subtitles are copied."""
     from animeinterp_cli.api import interpolate_video
-    from animeinterp_cli.video.encode import EncodeOptions
+    from animeinterp_cli.video.encode import EncodeOptions, show_ffmpeg_log
 
-    config = _run_config(options, hardware, fps=fps, encode=EncodeOptions(codec=codec, crf=crf, preset=preset))
-    _run_and_report(interpolate_video, input, output, config, options.quiet)
+    if fps is not None and options.factor is not None:
+        raise typer.BadParameter("--fps and --factor both set the output rate: give one of them", param_hint="--fps")
+    if verbose:
+        show_ffmpeg_log()
+    encode = EncodeOptions(codec=codec, crf=crf, preset=preset, verbose=verbose)
+    config = _run_config(options, hardware, fps=fps, encode=encode, strict=strict, allow_drop=allow_drop)
+    _run_and_report(interpolate_video, input, output, config, options.quiet, warn=console.warning)
+
+
+def _silent(message: str) -> None:
+    """``note`` under ``--quiet``."""
 
 
 @app.command()
@@ -186,9 +208,8 @@ def weights_download(name: DownloadNameArg, url: DownloadUrlOpt = None, quiet: Q
     from animeinterp_cli.download import Callbacks, download
 
     bar = console.DownloadProgress(quiet)
-    outcome = download(
-        name, url, Callbacks(note=console.note, start=bar.start, advance=bar.advance, stop=bar.stop)
-    )
+    note = _silent if quiet else console.note
+    outcome = download(name, url, Callbacks(note=note, start=bar.start, advance=bar.advance, stop=bar.stop))
     if quiet:
         return
     if outcome.status == "present":
@@ -217,25 +238,35 @@ _register_package_commands()
 
 def main() -> None:
     """Console-script entry point: maps failures to one-line messages and exit codes."""
+    with interrupt.termination_as_interrupt() as stop:  # SIGTERM, SIGHUP: a clean stop, as Ctrl-C
+        code = _run_app(stop)
+    if stop.signum is not None or code is None:
+        signum = stop.signum or signal.SIGINT
+        console.error("interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}")
+        sys.exit(interrupt.exit_status(signum))
+    sys.exit(code)
+
+
+def _run_app(stop: interrupt.Stop) -> int | None:
+    """Run the app; the exit code, after the one-line message of a failure (None: interrupted;
+    a failure while a stop signal unwinds the run is that signal's doing, not reported)."""
     try:
         result = app(standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: Typer's message, exit 2
         exc.show()  # pyright: ignore[reportAttributeAccessIssue] - Typer's usage errors all have show()
-        sys.exit(exc.exit_code)
-    except AnimeInterpError as exc:
-        _fail(exc)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        console.error("interrupted")
-        sys.exit(130)
-    except typer.Abort:  # Typer's form of Ctrl-C
-        console.error("interrupted")
-        sys.exit(130)
+        return exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):  # Abort: Click's form of Ctrl-C
+        return None
     except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        if stop.signum is not None:
+            return None
+        if isinstance(exc, AnimeInterpError):
+            _fail(exc)
+            return 2 if isinstance(exc, UsageError) else 1  # UsageError: options contradict the input
         _fail(exc, unexpected=True)
-        sys.exit(1)
+        return 1
     # Typer returns the exit code of --help / --version instead of raising in this mode
-    sys.exit(result if isinstance(result, int) else 0)
+    return result if isinstance(result, int) else 0
 
 
 def _fail(exc: BaseException, unexpected: bool = False) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -59,17 +60,33 @@ class RichProgress:
 
     def stop(self) -> None:
         if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+            progress, self._progress = self._progress, None
+            try:
+                progress.stop()
+            except OSError:  # the terminal closed under us (SIGHUP): nothing left to draw on
+                pass
 
 
 def note(message: str) -> None:
-    """A one-line notice (which method, a stream that could not be copied, …)."""
-    stderr.print(f"[yellow]note:[/] {message}", soft_wrap=True)
+    """A one-line notice of what the tool chose (which method, a fallback, …); ``-q`` hides it."""
+    _print(f"[yellow]note:[/] {escape(message)}")
+
+
+def warning(message: str) -> None:
+    """A one-line warning: something the user loses or should check (a truncated input, a
+    stream left out, a size changed); shown even with ``-q``."""
+    _print(f"[bold yellow]warning:[/] {escape(message)}")
 
 
 def error(message: str) -> None:
-    stderr.print(f"[red]error:[/] {message}", soft_wrap=True)
+    _print(f"[red]error:[/] {escape(message)}")
+
+
+def _print(markup: str) -> None:  # messages are escaped: "[Group] Show [1080p].mkv" is a name
+    try:
+        stderr.print(markup, soft_wrap=True)
+    except OSError:  # stderr gone (a closed terminal, a closed pipe): nobody to tell
+        pass
 
 
 class DownloadProgress:
@@ -107,5 +124,8 @@ class DownloadProgress:
 
     def stop(self) -> None:
         if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+            progress, self._progress = self._progress, None
+            try:
+                progress.stop()
+            except OSError:  # the terminal closed under us (SIGHUP): nothing left to draw on
+                pass

@@ -2,12 +2,17 @@
 
 Every failure the user can cause or fix is raised as an :class:`AnimeInterpError` whose
 message is one line that names the problem; the CLI prints it and exits with status 1
-(a traceback only with ``ANIMEINTERP_DEBUG=1``).
+(a traceback only with ``ANIMEINTERP_DEBUG=1``). A :class:`UsageError` exits with status 2,
+like the command line's own usage errors.
 """
 
 
 class AnimeInterpError(Exception):
     """A failure explained in one line to the user."""
+
+
+class UsageError(AnimeInterpError):
+    """Options that contradict each other or the input (e.g. ``--fps`` below the source's rate)."""
 
 
 class InputError(AnimeInterpError):

@@ -135,7 +135,9 @@ def _in_unit_interval(value: float | None) -> float | None:
     return value
 
 
-FactorOpt = Annotated[int, typer.Option("--factor", "-f", min=2, help="Output frames per input frame (integer ≥ 2).")]
+FactorOpt = Annotated[  # None: not given (2, unless --fps gives the rate instead)
+    Optional[int], typer.Option("--factor", "-f", min=2, show_default="2", help="Output frames per input frame (integer ≥ 2).")
+]
 FpsOpt = Annotated[
     Optional[Fraction],
     typer.Option(parser=_parse_rate, metavar="RATE", help="Target frame rate instead of --factor: 60, 60000/1001, 59.94…"),
@@ -197,7 +199,17 @@ SceneThresholdOpt = Annotated[
     Optional[float],
     typer.Option(min=0.0, max=1.0, help="Scene-cut score in [0, 1] above which a pair is a cut (default 0.2; see README)."),
 ]
-CodecOpt = Annotated[str, typer.Option(help="Video encoder: libx264, libx265, libsvtav1, libvpx-vp9…")]
+AllowDropOpt = Annotated[
+    bool, typer.Option("--allow-drop", help="Accept an --fps below the source's rate (frames are dropped).")
+]
+CodecOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Video encoder: libx264, libx265, libsvtav1, libvpx-vp9… (default: libx264; libx265 Main 10 for "
+        "10-bit sources; libvpx-vp9 for .webm)",
+        show_default=False,
+    ),
+]
 CrfOpt = Annotated[int, typer.Option(min=0, max=63, help="Constant rate factor (lower = better quality).")]
 PresetOpt = Annotated[str, typer.Option(help="Encoder preset (e.g. x264's ultrafast … veryslow).")]
 DownloadNameArg = Annotated[
@@ -205,7 +217,14 @@ DownloadNameArg = Annotated[
 ]
 DownloadUrlOpt = Annotated[Optional[str], typer.Option(help="Fetch from this URL instead of the known mirrors.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only errors and warnings: no progress bar, no notes, no summary.")
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option("--strict", help="Refuse an input that decodes shorter than its container declares (truncated, damaged)."),
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also print the encoder's and FFmpeg's own log.")]
 
 
 # --- groups of options that several commands take ---
@@ -224,7 +243,7 @@ class DeviceOptions:
 class RunOptions:
     """The options of every command that runs the pipeline on an input (double, frames)."""
 
-    factor: FactorOpt = 2
+    factor: FactorOpt = None
     model: ModelOpt = Model.auto
     weights: WeightsOpt = None
     sgm: SgmOpt = Sgm.inline

@@ -9,7 +9,7 @@ code paths as real files. Everything is deterministic.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -63,6 +63,10 @@ def make_clip(
     moving: str = "disc",
     vfr_times: Sequence[Fraction] | None = None,
     rotation: int = 0,
+    sample_aspect_ratio: Fraction | None = None,
+    tags: Mapping[str, Mapping[str, str]] | None = None,
+    dispositions: Mapping[str, int] | None = None,
+    chapters: Sequence[tuple[Fraction, Fraction, str]] = (),
 ) -> Path:
     """Write a clip to ``path`` (container from its extension) and return the path.
 
@@ -70,7 +74,10 @@ def make_clip(
     frame's own presentation time and overrides ``frames``; otherwise frame i is at i/rate.
     The audio track (AAC, or Opus for WebM) and the subtitle cues span the whole video,
     which lasts until one frame interval (1/rate) after the last frame. ``rotation`` is a
-    counter-clockwise display rotation stored as metadata.
+    counter-clockwise display rotation stored as metadata; ``sample_aspect_ratio`` the pixel
+    shape (anamorphic video). ``tags`` maps "file", "video", "audio" or "subtitle" to the tags
+    of the file or of that stream (language, title…), ``dispositions`` the stream kinds to
+    their ``av.stream.Disposition`` flags; ``chapters`` are (start, end, title) in seconds.
     """
     path = Path(path)
     rate = Fraction(rate)
@@ -87,8 +94,21 @@ def make_clip(
         video.codec_context.time_base = time_base
         if rotation:
             video.set_display_rotation(rotation)
+        if sample_aspect_ratio is not None:
+            video.codec_context.sample_aspect_ratio = sample_aspect_ratio
         sound = _add_audio(container) if audio else None
         subtitle = _add_subtitles(container) if subtitles else None
+        streams = {"file": container, "video": video, "audio": sound, "subtitle": subtitle}
+        for kind, values in (tags or {}).items():
+            streams[kind].metadata.update(values)
+        for kind, flags in (dispositions or {}).items():
+            streams[kind].disposition = flags
+        if chapters:
+            container.set_chapters([
+                {"id": number + 1, "start": round(start * 1000), "end": round(stop * 1000),
+                 "time_base": Fraction(1, 1000), "metadata": {"title": title}}
+                for number, (start, stop, title) in enumerate(chapters)
+            ])  # fmt: skip
 
         for index, time in enumerate(times):
             picture = av.VideoFrame.from_ndarray(frame_picture(index, size, moving), format="rgb24")
@@ -143,3 +163,40 @@ def _write_cues(container: av.container.OutputContainer, stream: av.stream.Strea
         packet.pts = packet.dts = start
         packet.duration = stop - start
         container.mux(packet)
+
+
+# --- damaged copies of a clip, as downloads and disks produce them ----------------------------
+
+
+def faststart(source: str | Path, target: str | Path) -> Path:
+    """Remux ``source`` (mp4) into ``target`` with the index at the front ("faststart"), as web
+    video is: a copy cut short then still opens, and declares the full length."""
+    target = Path(target)
+    with av.open(str(source)) as inp, av.open(str(target), "w", options={"movflags": "+faststart"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+        for packet in inp.demux(*(inp.streams[i] for i in streams)):
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return target
+
+
+def truncated(source: str | Path, target: str | Path, fraction: float) -> Path:
+    """The first ``fraction`` of ``source``'s bytes, as a download cut short leaves it."""
+    data = Path(source).read_bytes()
+    Path(target).write_bytes(data[: int(len(data) * fraction)])
+    return Path(target)
+
+
+def with_corrupt_packet(source: str | Path, target: str | Path, which: float = 0.5) -> Path:
+    """``source`` with the payload of one video packet (at ``which`` of the way through)
+    overwritten with noise, the container left intact: the decoder fails there."""
+    with av.open(str(source)) as container:
+        places = [(p.pos, p.size) for p in container.demux(video=0) if p.size and p.pos is not None]
+    position, size = places[int(len(places) * which)]
+    data = bytearray(Path(source).read_bytes())
+    noise = np.random.default_rng(1).integers(0, 256, size - 16, dtype=np.uint8).tobytes()
+    data[position + 8 : position + size - 8] = noise
+    Path(target).write_bytes(bytes(data))
+    return Path(target)

@@ -94,16 +94,6 @@ def test_subtitles_are_copied(capsys, tmp_path):
     assert streams(out)["subtitles"] == 1 and len(streams(out)["audio"]) == 1
 
 
-def test_odd_sizes_come_out_at_the_same_size(capsys, tmp_path):
-    clip = make_clip(tmp_path / "odd.mkv", frames=4, size=(65, 37), codec="libx264", pix_fmt="yuv444p", audio=False)
-    out = tmp_path / "out.mkv"
-    code, err = run_cli(capsys, "double", clip, out, "--model", "classic", "--quiet")
-    assert code == 0, err
-    with av.open(str(out)) as container:
-        frame = next(container.decode(video=0))
-        assert (frame.width, frame.height) == (65, 37)
-
-
 def test_motion_is_interpolated_not_repeated(capsys, tmp_path):
     """The disc moves 3 px a frame: the in-between must put it half-way, unlike a repeat or a blend."""
     clip = make_clip(tmp_path / "in.mkv", frames=6, codec="ffv1", pix_fmt="bgr0", audio=False)
@@ -356,7 +346,7 @@ def test_options_reach_the_run_config(capsys, monkeypatch):
 
     seen = {}
 
-    def record(source, target, config, *, progress, note):
+    def record(source, target, config, *, progress, note, warn):
         seen.update(source=source, target=target, config=config)
         return api.Summary()
 
@@ -365,6 +355,7 @@ def test_options_reach_the_run_config(capsys, monkeypatch):
         capsys, "double", "in.mp4", "out.mkv", "--fps", "60000/1001", "--model", "classic", "--sgm", "zero",
         "--device", "cpu", "--precision", "fp32", "--batch-size", "3", "--compile", "off", "--no-dedup",
         "--scene-threshold", "0.3", "--flow-scale", "0.5", "--fast", "--crf", "20", "--overwrite", "--quiet",
+        "--strict", "--allow-drop",
     )
     assert code == 0, err
     config = seen["config"]
@@ -373,7 +364,8 @@ def test_options_reach_the_run_config(capsys, monkeypatch):
     assert (config.model, config.sgm, config.device, config.precision, config.compile) == (
         Model.classic, Sgm.zero, Device.cpu, Precision.fp32, CompileMode.off)
     assert (config.batch_size, config.dedup, config.detect.scene_threshold, config.flow_scale) == (3, False, 0.3, 0.5)
-    assert config.fast and config.overwrite and config.encode.crf == 20 and config.encode.codec == "libx264"
+    assert config.fast and config.overwrite and config.encode.crf == 20 and config.encode.codec is None  # automatic
+    assert config.strict and config.allow_drop
 
 
 def test_run_config_checks_its_settings_on_creation():

@@ -85,12 +85,13 @@ def benchmark(
     dataset = find_dataset(dataset_dir)
     if sgm == BenchmarkSgm.precomputed and not any(t.sgm_dir for t in dataset.triplets):
         raise InputError(f"--sgm precomputed: no {SGM_FOLDER}/<name>/guide_flo13.npy found for {dataset_dir}")
+    note = console.note if not quiet else _silent  # -q: errors and warnings only
     if not dataset.annotated:
-        console.note("no annotations found: whole-image metrics only (no RoI, no per-level breakdown)")
+        note("no annotations found: whole-image metrics only (no RoI, no per-level breakdown)")
     placement = resolve_placement(hardware.device, hardware.precision)
     contenders = build_contenders(
         names, placement=placement, weights=weights, inline_guidance=sgm == BenchmarkSgm.inline,
-        batch_size=hardware.batch_size or default_batch_size(placement), note=console.note,
+        batch_size=hardware.batch_size or default_batch_size(placement), note=note,
     )
 
     count = min(limit, len(dataset.triplets)) if limit is not None else len(dataset.triplets)
@@ -107,7 +108,7 @@ def benchmark(
             save_images=save_images,
             overwrite=overwrite,
             on_progress=lambda _name: progress.advance(),
-            on_warning=console.note,
+            on_warning=console.warning,
         )
     finally:
         progress.stop()
@@ -137,3 +138,7 @@ def _method_names(values: list[str] | None) -> list[BenchmarkMethod]:
             if BenchmarkMethod(name) not in names:
                 names.append(BenchmarkMethod(name))
     return names
+
+
+def _silent(message: str) -> None:
+    """``note`` under ``--quiet``."""

@@ -17,7 +17,11 @@ Conventions:
   stops: that is a clean, shorter read, and ``VideoInfo.frame_count`` may then exceed the
   number of frames read. (An mp4 whose index sits at its end loses that index when cut, and
   is refused at opening as "not a video file".) A failure inside the decoder becomes a
-  one-line :class:`DecodeError` naming the file and the frame index where it happened.
+  one-line :class:`DecodeError` naming the file, the frame index and the time where it
+  happened; with ``stop_on_error`` the reader instead ends there and keeps the error in
+  ``FrameReader.failure``. What the container declares (``VideoInfo.declared_duration`` and
+  ``declared_frames``) is what :mod:`animeinterp_cli.video.integrity` compares the decoded
+  frames with.
 """
 
 from __future__ import annotations
@@ -75,6 +79,13 @@ class VideoInfo:
     color: ColorInfo
     audio_streams: int
     subtitle_streams: int
+    # Pixel shape (width:height of one pixel; None when square or undeclared): anamorphic
+    # DVD and broadcast video stores e.g. 720×480 pixels that display at 4:3 or 16:9.
+    sample_aspect_ratio: Fraction | None = None
+    # What the container itself states for this video stream, in a format that stores it
+    # (mp4/mov, Matroska/WebM, AVI); None when it states nothing or only estimates.
+    declared_duration: Fraction | None = None
+    declared_frames: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         frame_count = stream.frames or None
         if frame_count is None and duration is not None:
             frame_count = round(duration * frame_rate)
+        declared_duration, declared_frames = _declared(container, stream, time_base)
         return VideoInfo(
             path=path,
             width=codec_context.width,
@@ -132,18 +144,22 @@ def probe_video(path: str | Path) -> VideoInfo:
             ),
             audio_streams=len(container.streams.audio),
             subtitle_streams=len(container.streams.subtitles),
+            sample_aspect_ratio=_sample_aspect_ratio(stream),
+            declared_duration=declared_duration,
+            declared_frames=declared_frames,
         )
     finally:
         container.close()
 
 
-def read_frames(path: str | Path, *, queue_size: int = 8) -> FrameReader:
+def read_frames(path: str | Path, *, queue_size: int = 8, stop_on_error: bool = False) -> FrameReader:
     """Decode the first video stream of ``path`` into :class:`Frame` objects, in order.
 
     Decoding runs in a background thread at most ``queue_size`` frames ahead of the
     consumer. The result is an iterator and a context manager: leaving the ``with`` block,
     calling ``close()``, or dropping it stops and joins the thread. Opening errors raise
-    here, at once; decoding errors raise from ``next()`` as :class:`DecodeError`. Frames
+    here, at once; decoding errors raise from ``next()`` as :class:`DecodeError`, or, with
+    ``stop_on_error``, end the iteration and are kept in ``FrameReader.failure``. Frames
     without a timestamp (and frames whose timestamp does not advance) are placed one
     nominal frame interval after the previous frame, so times always increase.
     """
@@ -151,26 +167,35 @@ def read_frames(path: str | Path, *, queue_size: int = 8) -> FrameReader:
     container = _open(path)
     try:
         stream = _video_stream(container, path)
+        step = 1 / _nominal_rate(stream)
     except BaseException:
         container.close()
         raise
     frames = BackgroundIterator(
         lambda: _decode(container, stream), maxsize=queue_size, name=f"decode {path.name}"
     )
-    return FrameReader(frames, path)
+    return FrameReader(frames, path, step=step, stop_on_error=stop_on_error)
 
 
 class FrameReader(Iterator[Frame]):
     """The iterator :func:`read_frames` returns; also a context manager.
 
     Turns a failure of the decoding thread into a one-line :class:`DecodeError` naming the
-    file and the index of the frame that could not be produced.
+    file, the index of the frame that could not be produced and about when it was due.
     """
 
-    def __init__(self, frames: BackgroundIterator[Frame], path: Path):  # noqa: D107
+    def __init__(
+        self, frames: BackgroundIterator[Frame], path: Path, *, step: Fraction = Fraction(0),
+        stop_on_error: bool = False,
+    ):  # noqa: D107
         self._frames = frames
         self._path = path
+        self._step = step
+        self._stop_on_error = stop_on_error
         self._delivered = 0
+        self._next_time = Fraction(0)  # when the next frame is due, about
+        #: with ``stop_on_error``: the error that ended decoding early, else None
+        self.failure: DecodeError | None = None
 
     def __iter__(self) -> FrameReader:
         return self
@@ -182,10 +207,16 @@ class FrameReader(Iterator[Frame]):
             raise
         except Exception as error:  # FFmpeg's or our conversion's: the same one-line message
             reason = ffmpeg_reason(error) if isinstance(error, av.FFmpegError) else str(error)
-            raise DecodeError(
-                f"{self._path}: decoding failed at frame {self._delivered}: {reason}"
-            ) from error
+            failure = DecodeError(
+                f"{self._path}: decoding failed at {float(self._next_time):.3f} s "
+                f"(frame {self._delivered}): {reason}"
+            )
+            if not self._stop_on_error:
+                raise failure from error
+            self.failure = failure
+            raise StopIteration from error
         self._delivered += 1
+        self._next_time = frame.time + self._step
         return frame
 
     def close(self) -> None:
@@ -293,6 +324,40 @@ def _duration(
         start = Fraction(container.start_time or 0, av.time_base)
         video_start = (stream.start_time or 0) * time_base
         return Fraction(container.duration, av.time_base) - (video_start - start)
+    return None
+
+
+# Formats whose headers state a stream's length (an index, a duration element), rather than
+# FFmpeg estimating it from the bit rate or the timestamps at hand.
+_DECLARING_FORMATS = ("mov", "mp4", "matroska", "webm", "avi")
+
+
+def _declared(
+    container: av.container.InputContainer, stream: av.VideoStream, time_base: Fraction
+) -> tuple[Fraction | None, int | None]:
+    """(duration, frame count) the container states for ``stream``, or None for each.
+
+    The container-wide duration counts only when the file holds no other stream: it is the
+    longest stream's, and audio often outlasts the video by a second or more.
+    """
+    if not set(container.format.name.split(",")) & set(_DECLARING_FORMATS):
+        return None, None
+    tags = {key.upper().split("-")[0]: value for key, value in stream.metadata.items()}  # "DURATION-eng"
+    duration = stream.duration * time_base if stream.duration else _parse_clock(tags.get("DURATION", ""))
+    if duration is None and container.duration and len(container.streams) == 1:
+        duration = Fraction(container.duration, av.time_base)
+    frames = stream.frames or None
+    if frames is None and tags.get("NUMBER_OF_FRAMES", "").isdigit():  # mkvmerge's statistics
+        frames = int(tags["NUMBER_OF_FRAMES"]) or None
+    return (duration if duration and duration > 0 else None), frames
+
+
+def _sample_aspect_ratio(stream: av.VideoStream) -> Fraction | None:
+    """The container's pixel aspect ratio when it states one, else the codec's; None if square."""
+    for ratio in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if ratio and ratio.numerator > 0 and ratio.denominator > 0:
+            ratio = Fraction(ratio)
+            return None if ratio == 1 else ratio
     return None
 
 

@@ -92,11 +92,12 @@ def encode_png(image: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
+def write_png(path: Path, image: np.ndarray, *, name: Path | None = None) -> None:
     """Write an H×W×3 RGB uint8 (or uint16) image as a lossless PNG (inside an atomic output
-    folder; for a lone file see :func:`animeinterp_cli.video.output.write_atomically`)."""
+    folder; for a lone file see :func:`animeinterp_cli.video.output.write_atomically`);
+    messages show ``name`` (the real output's, as ``path`` lies in the temporary folder)."""
     data = encode_png(image)
     try:
         Path(path).write_bytes(data)
     except OSError as error:
-        raise OutputError(f"cannot write {path}: {error.strerror}") from error
+        raise OutputError(f"cannot write {name if name is not None else path}: {error.strerror}") from error

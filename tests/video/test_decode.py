@@ -106,7 +106,9 @@ def test_dropping_the_reader_stops_its_thread(clip):
     assert set(threading.enumerate()) <= before
 
 
-def test_a_failure_in_the_decoding_thread_reaches_the_consumer(clip, monkeypatch):
+@pytest.fixture
+def third_frame_fails(monkeypatch):
+    """The decoding thread fails on the third picture, as FFmpeg does on damaged data."""
     convert = decode._to_rgb
     calls = []
 
@@ -117,14 +119,25 @@ def test_a_failure_in_the_decoding_thread_reaches_the_consumer(clip, monkeypatch
         return convert(picture)
 
     monkeypatch.setattr(decode, "_to_rgb", fail_on_third)
+
+
+def test_a_failure_in_the_decoding_thread_reaches_the_consumer(clip, third_frame_fails):
     reader = read_frames(clip)
     got = [next(reader).index, next(reader).index]
     with pytest.raises(DecodeError) as caught:
         next(reader)
     assert got == [0, 1]
     message = str(caught.value)
-    assert f"{clip}: decoding failed at frame 2: Invalid data found" in message
+    assert f"{clip}: decoding failed at 0.083 s (frame 2): Invalid data found" in message
     assert "\n" not in message
+    assert not reader.thread_alive
+
+
+def test_stop_on_error_ends_the_read_and_keeps_the_error(clip, third_frame_fails):
+    reader = read_frames(clip, stop_on_error=True)
+    assert [frame.index for frame in reader] == [0, 1]
+    assert isinstance(reader.failure, DecodeError)
+    assert "decoding failed at 0.083 s (frame 2)" in str(reader.failure)
     assert not reader.thread_alive
 
 

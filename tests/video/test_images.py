@@ -81,3 +81,12 @@ def test_write_png_checks_the_array(tmp_path):
         write_png(tmp_path / "x.png", np.zeros((4, 4), np.uint8))
     with pytest.raises(ValueError, match="H×W×3"):
         write_png(tmp_path / "x.png", np.zeros((4, 4, 3), np.float32))
+
+
+def test_write_png_names_the_real_output_in_its_messages(tmp_path):
+    from animeinterp_cli.errors import OutputError
+
+    hidden = tmp_path / ".out.partial-0123abcd" / "00000001.png"  # its folder is gone: the write fails
+    with pytest.raises(OutputError) as caught:
+        write_png(hidden, np.zeros((4, 4, 3), np.uint8), name=tmp_path / "out" / "00000001.png")
+    assert str(tmp_path / "out" / "00000001.png") in str(caught.value) and "partial" not in str(caught.value)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
@@ -73,16 +77,54 @@ def test_output_folder_that_is_a_file(tmp_path):
             pytest.fail("must not start")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
-def test_unwritable_output_folder(tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    try:
-        with pytest.raises(OutputError, match="output folder is not writable"):
+def run_unprivileged(function) -> int:
+    """Run ``function()`` in a forked child that is not root (root drops to nobody there, so
+    that permissions mean what they mean for a user); its exit status (99: it raised)."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 99
+        try:
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            code = function()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def open_folder():
+    """A folder everyone can enter (pytest's own tmp_path is private to its user)."""
+    folder = Path(tempfile.mkdtemp(prefix="animeinterp-test-"))
+    folder.chmod(0o755)
+    yield folder
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    shutil.rmtree(folder)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_unwritable_output_folder(open_folder):
+    locked = open_folder / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)  # nobody may write here but root, and the child is not root
+
+    def attempt() -> int:
+        try:
             with atomic_output(locked / "out.mp4", overwrite=False):
-                pytest.fail("must not start")
-    finally:
-        locked.chmod(0o700)
+                return 1  # must not start
+        except OutputError as error:
+            return 0 if "output folder is not writable" in str(error) else 2
+        return 3
+
+    assert run_unprivileged(attempt) == 0
+    assert list(locked.iterdir()) == []
 
 
 def test_target_that_is_a_folder(tmp_path):
@@ -156,3 +198,77 @@ def test_folder_output_checks(tmp_path):
     with pytest.raises(OutputError, match="output folder contains the input"):
         with atomic_output_dir(tmp_path / "out", overwrite=True, input_path=tmp_path / "out" / "in"):
             pytest.fail("must not start")
+
+
+# --- leftovers of runs that were killed (SIGKILL, power cut) --------------------------------
+
+
+def aged(path, seconds=60):
+    """Make ``path`` look ``seconds`` old (an earlier run's)."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def leftover(path, data=b"half a video"):
+    """A file an earlier run left at ``path``."""
+    path.write_bytes(data)
+    return aged(path)
+
+
+def test_the_partial_is_locked_while_the_run_lives(tmp_path):
+    import fcntl
+
+    with atomic_output(tmp_path / "out.mp4", overwrite=False) as temporary:
+        assert temporary.exists()  # created in advance, empty, locked
+        with open(temporary, "rb") as other:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        temporary.write_bytes(b"video")
+
+
+def test_stale_partials_of_the_target_are_removed_and_said_so(tmp_path):
+    stale = leftover(tmp_path / ".out.partial-0123abcd.mp4")
+    keep = {
+        ".other.partial-0123abcd.mp4": b"another target's",
+        ".out.partial-0123abcd.mkv": b"another container's",
+        ".out.partial-xyz.mp4": b"not our naming",
+        "out.partial-0123abcd.mp4": b"not hidden",
+    }
+    for name, data in keep.items():
+        leftover(tmp_path / name, data)
+    notes = []
+    with atomic_output(tmp_path / "out.mp4", overwrite=False, note=notes.append) as temporary:
+        temporary.write_bytes(b"video")
+    assert not stale.exists()
+    assert len(notes) == 1 and ".out.partial-0123abcd.mp4" in notes[0] and "earlier run" in notes[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, "out.mp4"])
+
+
+def test_a_live_runs_partial_and_a_newer_one_are_kept(tmp_path):
+    import fcntl
+
+    live = leftover(tmp_path / ".out.partial-0000aaaa.mp4", b"being written")
+    newer = tmp_path / ".out.partial-0000bbbb.mp4"  # appears as this run starts: not stale
+    newer.write_bytes(b"just created")
+    os.utime(newer, (time.time() + 5, time.time() + 5))
+    with open(live, "rb") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # as the run writing it holds it
+        notes = []
+        with atomic_output(tmp_path / "out.mp4", overwrite=False, note=notes.append) as temporary:
+            temporary.write_bytes(b"video")
+    assert live.exists() and newer.exists() and notes == []
+
+
+def test_stale_partial_folders_are_removed_but_old_outputs_kept(tmp_path):
+    stale = tmp_path / ".frames.partial-0123abcd"
+    stale.mkdir()
+    (stale / "00000001.png").write_bytes(b"png")
+    aged(stale)
+    old_output = tmp_path / ".frames.old-0123abcd"  # a previous output mid-swap: the user's
+    old_output.mkdir()
+    aged(old_output)
+    notes = []
+    with atomic_output_dir(tmp_path / "frames", overwrite=False, note=notes.append) as temporary:
+        (temporary / "a.png").write_bytes(b"a")
+    assert not stale.exists() and old_output.exists() and len(notes) == 1
