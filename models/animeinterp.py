@@ -197,6 +197,7 @@ class AnimeInterp(FrameInterpolator):
         if not self.config.synthesis.residual:
             raise ValueError("only a residual synthesis has a correction to scale")
         last = self.synnet.residual_model_tail[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
         with torch.no_grad():
             last.weight.mul_(factor)
             last.bias.mul_(factor)
