@@ -181,10 +181,26 @@ class AnimeInterp(FrameInterpolator):
             dim=1,
         )
         correction = self.synnet(_channels_last(frames), *(torch.cat(pair, dim=1) for pair in zip(features0, features1)))
+        correction = correction.float()
+        if self.config.synthesis.correction == "mix":
+            candidates = (splats["warped0"], splats["warped1"], (1 - t) * img0.float() + t * img1.float())
+            correction = sum(correction[:, k : k + 1] * (candidate - base) for k, candidate in enumerate(candidates))
         threshold = self.config.synthesis.disagreement_gate
         if threshold is not None:
             correction = correction * disagreement(splats, threshold)
-        return (base + correction.float()).clamp(0, 1)
+        return (base + correction).clamp(0, 1)
+
+    def scale_correction(self, factor: float) -> None:
+        """Multiply a residual synthesis's correction by ``factor`` (GridNet's last layer is
+        linear, so scaling its weights and bias scales the correction exactly; with the
+        ``mix`` correction, the candidates' coefficients)."""
+        if not self.config.synthesis.residual:
+            raise ValueError("only a residual synthesis has a correction to scale")
+        last = self.synnet.residual_model_tail[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
+        with torch.no_grad():
+            last.weight.mul_(factor)
+            last.bias.mul_(factor)
 
     def forward(self, img0, img1, init01=None, init10=None, t=None) -> dict[str, torch.Tensor]:
         """Both stages at once: {"frame", "flow01", "flow10"}; ``t`` defaults to 0.5."""

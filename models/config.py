@@ -12,6 +12,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 SPLAT_METHODS = ("avg", "soft")
+#: how a residual synthesis's GridNet output corrects the classic blend (see SynthesisConfig)
+CORRECTIONS = ("free", "mix")
 #: initial-flow guidances a network can expect (see models.pipeline)
 GUIDANCES = ("sgm", "dis", "sgm+dis", "zero")
 
@@ -100,15 +102,24 @@ class SynthesisConfig:
     in [0, 1], over a 5×5 neighbourhood) or one of them left a hole, and proportionally less
     where they agree: where both frames land on the same colour the classic blend is already
     right, and a correction learned on other footage (film grain, say) would only hurt it.
+
+    ``correction`` (residual only): ``"free"``: GridNet's three channels are added to the blend
+    as they are; ``"mix"``: they are per-pixel coefficients of three candidates' differences
+    from the blend — frame 0 splatted, frame 1 splatted, and the plain cross-fade — so the
+    output moves only towards pictures that are there: where the candidates agree (every
+    well-matched pixel) it stays the classic blend whatever the coefficients.
     """
 
     feature_dims: tuple[int, int, int] = (32, 64, 96)
     grid_dims: tuple[int, int, int] = (32, 64, 96)
     residual: bool = False
     disagreement_gate: float | None = None
+    correction: str = "free"
 
     def __post_init__(self) -> None:
         _check_positive(self, "feature_dims", "grid_dims")
+        if self.correction not in CORRECTIONS:
+            raise ValueError(f"SynthesisConfig.correction must be one of {CORRECTIONS}, got {self.correction!r}")
         if self.disagreement_gate is not None and not (self.residual and self.disagreement_gate > 0):
             raise ValueError("SynthesisConfig.disagreement_gate needs residual=True and a positive threshold")
         if len(self.feature_dims) != 3 or len(self.grid_dims) != 3:
@@ -204,7 +215,7 @@ class AnimeInterpConfig:
         cost 2.3×); GridNet keeps its width."""
         return cls(
             rfr=None,
-            synthesis=SynthesisConfig(feature_dims=(4, 8, 16), grid_dims=(8, 16, 24), residual=True, disagreement_gate=0.1),
+            synthesis=SynthesisConfig(feature_dims=(4, 8, 16), grid_dims=(8, 16, 24), residual=True, correction="mix"),
             splat="soft",
             guidance="dis",
         )
@@ -214,7 +225,7 @@ class AnimeInterpConfig:
         """:meth:`guided` with the smallest widths, for fast tests."""
         return replace(
             cls.guided(),
-            synthesis=SynthesisConfig(feature_dims=(2, 3, 4), grid_dims=(3, 4, 5), residual=True, disagreement_gate=0.1),
+            synthesis=SynthesisConfig(feature_dims=(2, 3, 4), grid_dims=(3, 4, 5), residual=True, correction="mix"),
         )
 
     def for_inference(self, *, max_iters: int | None = None, flow_scale: float | None = None) -> AnimeInterpConfig:

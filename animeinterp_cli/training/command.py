@@ -89,6 +89,7 @@ def synthesis_command(
     init: Annotated[
         Optional[Path], typer.Option(help="Start a new run from these weights (e.g. the candidate in weights/).")
     ] = None,
+    ema_decay: Annotated[float, typer.Option(help="Decay of the weights' moving average, which is validated and saved.")] = 0.995,
     weight: Annotated[
         Optional[list[str]],
         typer.Option(help="NAME=W: draw the cached triplets whose name holds NAME W times as often (repeatable)."),
@@ -102,7 +103,7 @@ def synthesis_command(
     config = ResidualTrainConfig(
         out_dir=out_dir, cache=cache, steps=steps, batch_size=batch_size, crop=crop, lr=lr, val_every=val_every,
         val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
-        weights=tuple(_name_weight(item) for item in weight or ()),
+        weights=tuple(_name_weight(item) for item in weight or ()), ema_decay=ema_decay,
     )
     config.check()
     result = _with_progress(steps, quiet, lambda on_step, on_message: train_residual(config, on_step, on_message))
@@ -118,15 +119,24 @@ def export_command(
     run_dir: Annotated[Path, typer.Argument(help="A `train synthesis` run folder (its best.pt is shipped).")],
     to: Annotated[Path, typer.Option(help="The weights folder whose [default] entry is written.")],
     cache: Annotated[Optional[Path], typer.Option(help="The training cache, to record what the data was.")] = None,
+    checkpoint: Annotated[
+        Optional[Path], typer.Option(help="Ship this checkpoint of the run instead of its best.pt (e.g. last.pt).")
+    ] = None,
+    correction_scale: Annotated[
+        float, typer.Option(help="Scale the learned correction by this factor (1 = as trained).")
+    ] = 1.0,
+    quality: Annotated[
+        Optional[list[str]], typer.Option(help="NAME=VALUE: a figure measured on the shipped file, recorded (repeatable).")
+    ] = None,
 ) -> None:
-    """Ship a run's best weights as the default: fp16 file, sha256 and provenance in manifest.toml."""
+    """Ship a run's weights as the default: fp16 file, sha256 and provenance in manifest.toml."""
     from animeinterp_cli.training.export import export_default
 
-    entry = export_default(run_dir, to, cache)
-    console.stderr.print(
-        f"{to / entry['file']}: {entry['samples_seen']} samples, validation {entry['validation_psnr']} dB "
-        f"({entry['validation_gain_db']:+} dB over classic, worst triplet {entry['validation_worst_gain_db']:+} dB)"
-    )
+    if not 0 < correction_scale <= 1:
+        raise typer.BadParameter("must be in (0, 1]", param_hint="--correction-scale")
+    figures = dict(_name_weight(item) for item in quality or ())
+    entry = export_default(run_dir, to, cache, source=checkpoint, correction_scale=correction_scale, quality=figures)
+    console.stderr.print(f"{to / entry['file']}: {entry['samples_seen']} samples, sha256 {entry['sha256'][:12]}…")
 
 
 def _name_weight(item: str) -> tuple[str, float]:

@@ -19,7 +19,7 @@ from animeinterp_cli.errors import InputError
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.weights import sha256_of
 from models.animeinterp import load_animeinterp
-from models.checkpoint import save_checkpoint
+from models.checkpoint import load_strict, read_checkpoint, save_checkpoint
 
 DEFAULT_FILE = "animeinterp-guided.pt"
 
@@ -29,6 +29,14 @@ def best_record(run_dir: Path) -> dict:
     records = [r for r in RunLog(Path(run_dir) / "log.jsonl").read() if r.get("best")]
     if not records or not (Path(run_dir) / "best.pt").is_file():
         raise InputError(f"{run_dir} has no best.pt with its validation record in log.jsonl")
+    return records[-1]
+
+
+def _record_of(run_dir: Path, step: int | None) -> dict:
+    """The run's validation record at ``step`` (that of the checkpoint shipped)."""
+    records = [r for r in RunLog(Path(run_dir) / "log.jsonl").read() if "val_psnr" in r and r["step"] == step]
+    if not records:
+        raise InputError(f"{run_dir}/log.jsonl has no validation record at step {step} of the checkpoint")
     return records[-1]
 
 
@@ -50,30 +58,44 @@ def data_summary(cache: Path) -> str:
     return " + ".join(parts)
 
 
-def export_default(run_dir: Path, weights_dir: Path, cache: Path | None = None) -> dict:
-    """Ship ``run_dir/best.pt`` as the default; returns the manifest entry written."""
+def export_default(
+    run_dir: Path, weights_dir: Path, cache: Path | None = None, *, source: Path | None = None,
+    correction_scale: float = 1.0, quality: dict | None = None,
+) -> dict:
+    """Ship ``run_dir/best.pt`` (or ``source``, a checkpoint of that run) as the default, its
+    correction scaled by ``correction_scale``; returns the manifest entry written. ``quality``:
+    figures measured on the shipped file (e.g. by bench/default_vs_classic.py) to record."""
     run_dir, weights_dir = Path(run_dir), Path(weights_dir)
-    record = best_record(run_dir)
+    record = best_record(run_dir) if source is None else _record_of(run_dir, read_checkpoint(source).extra.get("step"))
     weights_dir.mkdir(parents=True, exist_ok=True)
     target = weights_dir / DEFAULT_FILE
-    digest = export_weights(run_dir / "best.pt", target)
+    digest = export_weights(source or run_dir / "best.pt", target, correction_scale)
     config = load_animeinterp(target).config
     entry = {
         "name": "AnimeInterp residual synthesis on DIS guidance (learned default)",
         "file": DEFAULT_FILE,
         "sha256": digest,
         "guidance": config.guidance,
-        "config": "AnimeInterpConfig.guided(): no RFR, softmax splatting, residual GridNet "
-                  f"(features {list(config.synthesis.feature_dims)}, grid {list(config.synthesis.grid_dims)})",
+        "config": f"no RFR, softmax splatting, residual GridNet (features {list(config.synthesis.feature_dims)}, "
+                  f"grid {list(config.synthesis.grid_dims)}), correction {config.synthesis.correction!r}, "
+                  f"disagreement gate {config.synthesis.disagreement_gate}",
+        "sampling": ", ".join(f"{name} ×{w}" for name, w in
+                              read_checkpoint(source or run_dir / "best.pt").extra.get("train", {}).get("weights", ()))
+                    or "uniform",
         "data": data_summary(cache) if cache else "",
         "samples_seen": int(record["samples"]),
         "steps": int(record["step"]),
         "train_wall_s": round(float(record["elapsed_s"])),
-        "validation_psnr": round(float(record["val_psnr"]), 3),
-        "validation_gain_db": round(float(record["val_gain"]), 3),
-        "validation_worst_gain_db": round(float(record["val_worst_gain"]), 3),
-        "validation": "12 sample triplets, standard protocol (uint8 PSNR), against classic on each",
+        "correction_scale": correction_scale,
+        **(quality or {}),
     }
+    if correction_scale == 1.0:  # the run's own validation describes the shipped weights
+        entry.update({
+            "validation_psnr": round(float(record["val_psnr"]), 3),
+            "validation_gain_db": round(float(record["val_gain"]), 3),
+            "validation_worst_gain_db": round(float(record["val_worst_gain"]), 3),
+            "validation": "12 sample triplets, standard protocol (uint8 PSNR), against classic on each",
+        })
     manifest = weights_dir / "manifest.toml"
     tables = tomllib.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
     tables["default"] = entry
@@ -83,11 +105,17 @@ def export_default(run_dir: Path, weights_dir: Path, cache: Path | None = None) 
     return entry
 
 
-def export_weights(source: Path, target: Path) -> str:
+def export_weights(source: Path, target: Path, correction_scale: float = 1.0) -> str:
     """Write the weights of ``source`` (e.g. a run's ``best.pt``) to ``target`` in fp16 storage,
     with their configuration, as :func:`models.animeinterp.load_animeinterp` reads them (it
     loads fp16 tensors into the fp32 model). Returns the file's sha256 (for the manifest)."""
-    model = load_animeinterp(source).half()
+    model = load_animeinterp(source)
+    averaged = read_checkpoint(source).extra.get("averaged")
+    if averaged is not None:  # a run's last.pt: ship the moving average it validates
+        load_strict(model, averaged)
+    if correction_scale != 1.0:
+        model.scale_correction(correction_scale)
+    model = model.half()
     save_checkpoint(target, model, model.config.to_dict())
     return sha256_of(Path(target))
 

@@ -16,6 +16,7 @@ from a weights file (e.g. the candidate committed in ``weights/``) with a fresh 
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +62,8 @@ class ResidualTrainConfig:
     init: Path | None = None
     #: (name, weight) pairs: entries whose folder name holds ``name`` are drawn ``weight``× as often
     weights: tuple[tuple[str, float], ...] = ()
+    #: decay of the weights' moving average (~1 / (1 − decay) steps of memory)
+    ema_decay: float = 0.995
     tiny: bool = False
     validation_dir: Path = field(default=VALIDATION_TRIPLETS)
     val_limit: int | None = None
@@ -83,6 +86,8 @@ class ResidualTrainConfig:
             raise AnimeInterpError(f"{self.out_dir} already holds a run; pass --resume to continue it")
         if self.resume and self.init is not None:
             raise AnimeInterpError("--init starts a new run; it cannot be combined with --resume")
+        if not 0 <= self.ema_decay < 1:
+            raise AnimeInterpError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
         if any(not (math.isfinite(w) and w >= 0) for _, w in self.weights):
             raise AnimeInterpError("--weight values must be finite and ≥ 0")
         if self.init is not None and not Path(self.init).is_file():
@@ -206,6 +211,12 @@ def train_residual(
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=1e-4)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
+    # the weights validated and shipped: an exponential moving average of the trained ones
+    # (steps at a useful learning rate are noisy: the mean gain swung by ±0.15 dB between
+    # validations 250 steps apart)
+    averaged = copy.deepcopy(model).eval()
+    if state is not None and "averaged" in state:
+        averaged.load_state_dict(state["averaged"])
 
     dataset = CachedTriplets(open_cache(config.cache, CacheSettings.of(model)), config.crop, config.margin, config.seed)
     validation = load_validation(config.validation_dir, model.size_multiple, config.val_limit) if config.val_every else []
@@ -213,7 +224,8 @@ def train_residual(
 
     def checkpoint() -> None:
         save_checkpoint(
-            last_path, model, model.config.to_dict(), optimizer=optimizer.state_dict(), step=step, best_psnr=best_psnr,
+            last_path, model, model.config.to_dict(), optimizer=optimizer.state_dict(), averaged=averaged.state_dict(),
+            step=step, best_psnr=best_psnr,
             elapsed_s=elapsed, samples=samples, stage="residual",
             train={k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         )
@@ -221,7 +233,7 @@ def train_residual(
     def run_validation() -> None:
         nonlocal best_psnr
         started = time.monotonic()
-        verdict = judge(validate(model, validation), reference)
+        verdict = judge(validate(averaged, validation), reference)
         improved = verdict.eligible and verdict.scores.psnr > best_psnr
         log.write({"step": step, "samples": samples, "elapsed_s": elapsed, "val_psnr": verdict.scores.psnr,
                    "val_ssim": verdict.scores.ssim, "val_gain": verdict.gain, "val_worst_gain": verdict.worst_gain,
@@ -229,7 +241,7 @@ def train_residual(
                    "best": improved, "val_s": time.monotonic() - started})
         if improved:
             best_psnr = verdict.scores.psnr
-            save_checkpoint(best_path, model, model.config.to_dict())
+            save_checkpoint(best_path, averaged, averaged.config.to_dict())
         tell(f"step {step} ({samples} samples): validation {verdict.scores.psnr:.3f} dB, "
              f"{verdict.gain:+.3f} dB over classic, worst triplet {verdict.worst_gain:+.3f} dB"
              + (" (best, saved)" if improved else ""))
@@ -248,6 +260,9 @@ def train_residual(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], GRADIENT_CLIP)
         optimizer.step()
+        with torch.no_grad():
+            for mean, current in zip(averaged.parameters(), model.parameters()):
+                mean.lerp_(current, 1 - config.ema_decay)
         step += 1
         samples += batch["t"].shape[0]
         now = time.monotonic()

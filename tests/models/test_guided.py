@@ -35,8 +35,9 @@ def test_untrained_guided_network_reproduces_classic_exactly(config, t):
 
 
 def _ungated() -> AnimeInterpConfig:
+    """The tiny learned default with the free (additive) correction and no gate."""
     config = AnimeInterpConfig.guided_tiny()
-    return replace(config, synthesis=replace(config.synthesis, disagreement_gate=None))
+    return replace(config, synthesis=replace(config.synthesis, disagreement_gate=None, correction="free"))
 
 
 def test_the_residual_head_starts_at_zero_and_its_weights_change_the_output():
@@ -59,7 +60,8 @@ def test_the_gate_keeps_the_correction_out_where_the_splatted_frames_agree():
     """Known answer: a still pair (zero flow: both frames land on themselves) gets no
     correction, whatever the head says; where one frame leaves a hole the correction is whole."""
     torch.manual_seed(0)
-    model = AnimeInterp(AnimeInterpConfig.guided_tiny()).eval()
+    config = _ungated()
+    model = AnimeInterp(replace(config, synthesis=replace(config.synthesis, disagreement_gate=0.1))).eval()
     with torch.no_grad():
         model.synnet.residual_model_tail[-1].bias.fill_(0.05)
     img = torch.full((1, 3, 32, 32), 0.5)
@@ -73,6 +75,25 @@ def test_the_gate_keeps_the_correction_out_where_the_splatted_frames_agree():
         motion = model.estimate(img, img, moved, still)
         out = model.synthesize(img, img, motion, half)
     assert torch.allclose(out[..., 8, 2], torch.tensor(0.55)) and torch.equal(out[..., 8, 28], img[..., 8, 28])
+
+
+def test_a_mixing_correction_moves_only_towards_the_candidates():
+    """Known answers: a still pair (all candidates equal the blend) stays exactly the blend
+    whatever the coefficients; a coefficient of 1 on the cross-fade alone gives the cross-fade."""
+    torch.manual_seed(0)
+    config = AnimeInterpConfig.guided_tiny()
+    model = AnimeInterp(replace(config, synthesis=replace(config.synthesis, disagreement_gate=None, correction="mix")))
+    tail = model.synnet.residual_model_tail[-1]
+    img0, img1 = _pair(3)
+    still = torch.zeros(1, 2, *img0.shape[-2:])
+    half = torch.tensor([0.5])
+    with torch.no_grad():
+        tail.bias.copy_(torch.tensor([1.0, -1.0, 0.5]))
+        kept = model.synthesize(img0, img0, model.estimate(img0, img0, still, still), half)
+        assert (kept - img0).abs().max() < 1e-6  # the splats of a still frame are the frame, to rounding
+        tail.bias.copy_(torch.tensor([0.0, 0.0, 1.0]))
+        out = model.synthesize(img0, img1, model.estimate(img0, img1, still, still), half)
+    assert torch.allclose(out, (img0 + img1) / 2, atol=1e-6)
 
 
 def test_guided_network_has_no_flow_refinement_and_round_trips_through_a_checkpoint(tmp_path):
@@ -99,3 +120,24 @@ def test_a_residual_synthesis_needs_softmax_splatting():
 
     with pytest.raises(ValueError, match="splat='soft'"):
         replace(AnimeInterpConfig.guided(), splat="avg")
+
+
+def test_scaling_the_correction_scales_the_output_change():
+    torch.manual_seed(0)
+    model = AnimeInterp(_ungated()).eval()
+    with torch.no_grad():
+        model.synnet.residual_model_tail[-1].bias.fill_(0.04)
+    img0, img1 = _pair(4)
+    pipeline = AnimeInterpPipeline(model, "dis")
+    half = torch.tensor([0.5])
+    with torch.no_grad():
+        full = pipeline(img0, img1, half)
+        model.scale_correction(0.25)
+        scaled = pipeline(img0, img1, half)
+    model.synnet.residual_model_tail[-1].bias.data.zero_()
+    with torch.no_grad():
+        classic = pipeline(img0, img1, half)
+    inside = (full > 0.01) & (full < 0.99) & (classic > 0.01) & (classic < 0.99)
+    assert torch.allclose((scaled - classic)[inside], 0.25 * (full - classic)[inside], atol=1e-5)
+    with pytest.raises(ValueError, match="residual"):
+        AnimeInterp(AnimeInterpConfig.tiny()).scale_correction(0.5)

@@ -149,7 +149,7 @@ def test_training_learns_a_correction_the_classic_output_lacks(cache):
     classic blend is 0.05 too dark everywhere) teach the (ungated) residual about +0.05."""
     torch.manual_seed(0)
     config = AnimeInterpConfig.guided_tiny()
-    model = AnimeInterp(replace(config, synthesis=replace(config.synthesis, disagreement_gate=None))).train()
+    model = AnimeInterp(replace(config, synthesis=replace(config.synthesis, correction="free"))).train()
     dataset = CachedTriplets(open_cache(cache), crop=40, margin=4)
     batch = next(_batches(dataset, 3, 0, seed=0))
     batch["frame_t"] = batch["frame_t"] + 0.05  # the rendered frames stay below 0.95
