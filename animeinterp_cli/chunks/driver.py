@@ -180,7 +180,19 @@ def _claim(
 
 
 def _settings(config: RunConfig, encode: EncodeOptions, options: ChunkOptions) -> dict[str, str]:
-    return settings_of(replace(config, encode=encode), chunk_seconds=options.seconds)
+    """The settings that make the output: ``config`` with the automatic choices made, the
+    encoder's (for this source and output) and the weights' (``--model auto`` takes the
+    official checkpoint once downloaded, else the shipped default: a download between the
+    interrupted run and ``--resume`` would mix two methods' chunks, so it is refused)."""
+    from animeinterp_cli.engine.methods import resolve_weights
+    from animeinterp_cli.options import Model
+
+    effective = replace(config, encode=encode)
+    if config.weights is None and config.model in (Model.auto, Model.animeinterp):
+        resolved = resolve_weights(None)
+        if resolved is not None:
+            effective = replace(effective, weights=resolved.path)
+    return settings_of(effective, chunk_seconds=options.seconds)
 
 
 def _prepare(file: _File, times: list[Fraction], scores: list, config: RunConfig, options: ChunkOptions, note) -> None:

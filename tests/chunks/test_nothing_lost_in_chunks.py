@@ -256,3 +256,36 @@ def test_batch_takes_doubles_options_and_refuses_the_same_contradictions(capsys,
                         *FAST, "--crf", "30", "--codec", "libx264")  # fmt: skip
     assert code == 0, err
     assert frames_of(tmp_path / "strict" / "in.mp4") == 48
+
+
+def test_weights_that_auto_would_pick_now_but_did_not_then_are_refused_on_resume(capsys, tmp_path, monkeypatch, shots):
+    """--model auto takes the official checkpoint once downloaded (else the shipped default):
+    resuming after a download would mix two methods' chunks in one output."""
+    import torch
+
+    from animeinterp_cli.engine import methods
+    from models.animeinterp import AnimeInterp
+    from models.checkpoint import save_checkpoint
+    from models.config import AnimeInterpConfig
+
+    out = tmp_path / "out.mp4"
+    args = ("double", shots, out, "--chunk-seconds", "1", "--preset", "ultrafast")  # --model auto: classic here
+    original = worker.ChunkMaker.make
+    calls = []
+
+    def stopped(self, task, dest, tick=lambda n: None):
+        calls.append(task.key)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return original(self, task, dest, tick)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(worker.ChunkMaker, "make", stopped)
+        assert run_cli(capsys, *args)[0] == 130
+    torch.manual_seed(0)
+    downloaded = tmp_path / "official.ckpt"
+    save_checkpoint(downloaded, AnimeInterp(AnimeInterpConfig.tiny()), AnimeInterpConfig.tiny().to_dict())
+    monkeypatch.setattr(methods, "resolve_weights", lambda weights: methods.ResolvedWeights(weights or downloaded, None, "official"))
+    code, err = run_cli(capsys, *args, "--resume")
+    assert code == 1 and "settings differ" in err and "weights None → " in err and "official.ckpt" in err, err
+    assert work_folder_for(out).is_dir() and not out.exists()  # the interrupted run's chunks are kept
