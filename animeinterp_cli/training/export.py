@@ -116,8 +116,24 @@ def export_weights(source: Path, target: Path, correction_scale: float = 1.0) ->
     if correction_scale != 1.0:
         model.scale_correction(correction_scale)
     model = model.half()
-    save_checkpoint(target, model, model.config.to_dict())
+    save_checkpoint(target, model, model.config.to_dict(), correction_scale=correction_scale)
     return sha256_of(Path(target))
+
+
+def exported_correction_scale(path: Path) -> float:
+    """The factor :func:`export_weights` scaled the correction of ``path`` by: stored in the
+    file, or, for a file exported before it was, its entry in the manifest beside it; 1 when
+    neither says (a run's own checkpoint)."""
+    path = Path(path)
+    stored = read_checkpoint(path).extra.get("correction_scale")
+    if stored is not None:
+        return float(stored)
+    manifest = path.parent / "manifest.toml"
+    if manifest.is_file():
+        for table in tomllib.loads(manifest.read_text(encoding="utf-8")).values():
+            if isinstance(table, dict) and table.get("file") == path.name and "correction_scale" in table:
+                return float(table["correction_scale"])
+    return 1.0
 
 
 def _to_toml(tables: dict[str, dict]) -> str:

@@ -29,6 +29,7 @@ import torch
 from animeinterp_cli.errors import AnimeInterpError, InputError
 from animeinterp_cli.training.cache import CachedTriplets, CacheSettings, open_cache
 from animeinterp_cli.training.dataset import VALIDATION_TRIPLETS
+from animeinterp_cli.training.export import exported_correction_scale
 from animeinterp_cli.training.losses import mse
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.training.train import GRADIENT_CLIP, LOG_EVERY
@@ -177,11 +178,16 @@ def judge(scores: ValidationScores, reference: dict[str, float]) -> Verdict:
 
 
 def build_model(config: ResidualTrainConfig) -> AnimeInterp:
-    """A new network at the classic start, or the weights of ``config.init``."""
+    """A new network at the classic start, or the weights of ``config.init`` with the
+    correction as trained (a shipped file's export scale undone, so that training resumes
+    from the run's own weights)."""
     if config.init is not None:
         model = load_animeinterp(config.init).float()
         if not model.config.synthesis.residual:
             raise InputError(f"--init {config.init} is not a residual synthesis network")
+        scale = exported_correction_scale(config.init)
+        if scale != 1.0:
+            model.scale_correction(1 / scale)
         return model
     return AnimeInterp(AnimeInterpConfig.guided_tiny() if config.tiny else AnimeInterpConfig.guided())
 

@@ -261,3 +261,33 @@ def test_export_refuses_a_run_without_a_validated_best(cache, tmp_path):
     train_residual(_config(tmp_path, cache, steps=1))
     with pytest.raises(InputError, match="no best.pt"):
         export_default(tmp_path / "run", tmp_path / "weights")
+
+
+def test_a_run_started_from_an_exported_file_undoes_its_correction_scale(cache, tmp_path):
+    from animeinterp_cli.training.export import export_weights, exported_correction_scale
+    from animeinterp_cli.training.residual import build_model
+
+    torch.manual_seed(0)
+    trained = AnimeInterp(AnimeInterpConfig.guided_tiny())
+    last = trained.synnet.residual_model_tail[-1]
+    with torch.no_grad():
+        last.weight.normal_(0, 0.1)
+        last.bias.uniform_(0.1, 0.2)
+    save_checkpoint(tmp_path / "best.pt", trained, trained.config.to_dict())
+    scaled = tmp_path / "weights" / "scaled.pt"
+    scaled.parent.mkdir()
+    export_weights(tmp_path / "best.pt", scaled, correction_scale=0.25)
+    assert exported_correction_scale(scaled) == 0.25
+    shipped_last = load_animeinterp(scaled).synnet.residual_model_tail[-1]
+    torch.testing.assert_close(shipped_last.bias, (0.25 * last.bias).half().float())
+
+    restored = build_model(_config(tmp_path, cache, init=scaled)).synnet.residual_model_tail[-1]
+    torch.testing.assert_close(restored.weight, last.weight, atol=1e-4, rtol=1e-3)
+    torch.testing.assert_close(restored.bias, last.bias, atol=1e-4, rtol=1e-3)
+
+    # a file exported before the scale was stored in it: the manifest beside it says
+    legacy = tmp_path / "weights" / "legacy.pt"
+    save_checkpoint(legacy, load_animeinterp(scaled).half(), trained.config.to_dict())
+    assert exported_correction_scale(legacy) == 1.0
+    (tmp_path / "weights" / "manifest.toml").write_text('[default]\nfile = "legacy.pt"\ncorrection_scale = 0.25\n')
+    assert exported_correction_scale(legacy) == 0.25
