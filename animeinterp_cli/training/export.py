@@ -109,15 +109,22 @@ def export_weights(source: Path, target: Path, correction_scale: float = 1.0) ->
     """Write the weights of ``source`` (e.g. a run's ``best.pt``) to ``target`` in fp16 storage,
     with their configuration, as :func:`models.animeinterp.load_animeinterp` reads them (it
     loads fp16 tensors into the fp32 model). Returns the file's sha256 (for the manifest)."""
-    model = load_animeinterp(source)
-    averaged = read_checkpoint(source).extra.get("averaged")
-    if averaged is not None:  # a run's last.pt: ship the moving average it validates
-        load_strict(model, averaged)
+    model = shippable_model(source)
     if correction_scale != 1.0:
         model.scale_correction(correction_scale)
     model = model.half()
     save_checkpoint(target, model, model.config.to_dict(), correction_scale=correction_scale)
     return sha256_of(Path(target))
+
+
+def shippable_model(source: Path):
+    """The network :func:`export_weights` ships from ``source`` (fp32, eval mode): its
+    weights, or, for a run's ``last.pt``, the moving average that the run validates."""
+    model = load_animeinterp(source)
+    averaged = read_checkpoint(source).extra.get("averaged")
+    if averaged is not None:
+        load_strict(model, averaged)
+    return model
 
 
 def exported_correction_scale(path: Path) -> float:
