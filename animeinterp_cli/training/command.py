@@ -94,6 +94,11 @@ def synthesis_command(
         Optional[list[str]],
         typer.Option(help="NAME=W: draw the cached triplets whose name holds NAME W times as often (repeatable)."),
     ] = None,
+    disagreement_gate: Annotated[
+        Optional[float],
+        typer.Option(help="Scale the correction by how much the two splatted frames disagree, saturating at this "
+                          "mean RGB difference (a new run; default: as the network or --init has it)."),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -104,6 +109,7 @@ def synthesis_command(
         out_dir=out_dir, cache=cache, steps=steps, batch_size=batch_size, crop=crop, lr=lr, val_every=val_every,
         val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
         weights=tuple(_name_weight(item) for item in weight or ()), ema_decay=ema_decay,
+        disagreement_gate=disagreement_gate,
     )
     config.check()
     result = _with_progress(steps, quiet, lambda on_step, on_message: train_residual(config, on_step, on_message))

@@ -20,7 +20,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +66,8 @@ class ResidualTrainConfig:
     #: decay of the weights' moving average (~1 / (1 − decay) steps of memory)
     ema_decay: float = 0.995
     tiny: bool = False
+    #: the network's disagreement gate threshold (None: as the new network or ``init`` has it)
+    disagreement_gate: float | None = None
     validation_dir: Path = field(default=VALIDATION_TRIPLETS)
     val_limit: int | None = None
 
@@ -93,6 +95,10 @@ class ResidualTrainConfig:
             raise AnimeInterpError("--weight values must be finite and ≥ 0")
         if self.init is not None and not Path(self.init).is_file():
             raise InputError(f"--init weights not found: {self.init}")
+        if self.disagreement_gate is not None and not (math.isfinite(self.disagreement_gate) and self.disagreement_gate > 0):
+            raise AnimeInterpError(f"--disagreement-gate must be a positive number, got {self.disagreement_gate}")
+        if self.resume and self.disagreement_gate is not None:
+            raise AnimeInterpError("--disagreement-gate sets up a new run; a resumed run keeps its network's")
 
 
 def learning_rate(config: ResidualTrainConfig, step: int) -> float:
@@ -180,7 +186,7 @@ def judge(scores: ValidationScores, reference: dict[str, float]) -> Verdict:
 def build_model(config: ResidualTrainConfig) -> AnimeInterp:
     """A new network at the classic start, or the weights of ``config.init`` with the
     correction as trained (a shipped file's export scale undone, so that training resumes
-    from the run's own weights)."""
+    from the run's own weights); with ``config.disagreement_gate``, that gate."""
     if config.init is not None:
         model = load_animeinterp(config.init).float()
         if not model.config.synthesis.residual:
@@ -188,8 +194,14 @@ def build_model(config: ResidualTrainConfig) -> AnimeInterp:
         scale = exported_correction_scale(config.init)
         if scale != 1.0:
             model.scale_correction(1 / scale)
+    else:
+        model = AnimeInterp(AnimeInterpConfig.guided_tiny() if config.tiny else AnimeInterpConfig.guided())
+    if config.disagreement_gate is None:
         return model
-    return AnimeInterp(AnimeInterpConfig.guided_tiny() if config.tiny else AnimeInterpConfig.guided())
+    synthesis = replace(model.config.synthesis, disagreement_gate=config.disagreement_gate)
+    gated = AnimeInterp(replace(model.config, synthesis=synthesis))  # the gate has no weights
+    gated.load_state_dict(model.state_dict())
+    return gated.train()
 
 
 def train_residual(

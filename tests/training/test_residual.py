@@ -202,6 +202,8 @@ def test_validation_starts_at_exactly_the_classic_score(cache, tmp_path, samples
         ({"lr": float("nan")}, "--lr must be a positive number"),
         ({"resume": True}, "nothing to resume"),
         ({"init": Path("/nonexistent/weights.pt")}, "--init weights not found"),
+        ({"disagreement_gate": 0.0}, "--disagreement-gate must be a positive number"),
+        ({"disagreement_gate": float("nan")}, "--disagreement-gate must be a positive number"),
     ],
 )
 def test_bad_settings_are_refused_in_one_line(cache, tmp_path, changes, message):
@@ -291,3 +293,27 @@ def test_a_run_started_from_an_exported_file_undoes_its_correction_scale(cache, 
     assert exported_correction_scale(legacy) == 1.0
     (tmp_path / "weights" / "manifest.toml").write_text('[default]\nfile = "legacy.pt"\ncorrection_scale = 0.25\n')
     assert exported_correction_scale(legacy) == 0.25
+
+
+def test_a_gate_set_on_a_trained_network_keeps_its_weights_and_gates_its_correction(cache, tmp_path):
+    from animeinterp_cli.training.residual import build_model
+
+    torch.manual_seed(0)
+    config = AnimeInterpConfig.guided_tiny()  # a free correction: +0.2 everywhere ungated
+    trained = AnimeInterp(replace(config, synthesis=replace(config.synthesis, correction="free")))
+    with torch.no_grad():
+        trained.synnet.residual_model_tail[-1].bias.fill_(0.2)
+    save_checkpoint(tmp_path / "trained.pt", trained, trained.config.to_dict())
+    gated = build_model(_config(tmp_path, cache, init=tmp_path / "trained.pt", disagreement_gate=0.2))
+    assert gated.config.synthesis.disagreement_gate == 0.2 and gated.training
+    for name, value in trained.state_dict().items():
+        torch.testing.assert_close(gated.state_dict()[name], value)
+    # where both frames are the same picture, unmoved, they agree everywhere: nothing to correct
+    image = 0.2 + 0.6 * torch.rand(1, 3, 16, 16)
+    still = torch.zeros(1, 2, 16, 16)
+    half = torch.full((1,), 0.5)
+    with torch.no_grad():
+        outputs = [net.eval().synthesize(image, image, net.estimate(image, image, still, still), half)
+                   for net in (gated, trained)]
+    torch.testing.assert_close(outputs[0], image)
+    torch.testing.assert_close(outputs[1], image + 0.2)
