@@ -11,7 +11,8 @@ flows, uint8 PSNR) against the classic method on the same inputs. Prints, per sc
 gain over classic, the worst triplet's gain (and which), the mean gain on the large-motion
 triplets, and whether the issue's per-triplet floor (−0.1 dB) holds; then the largest scale
 that keeps the floor. This is the sweep ``train export --correction-scale`` is chosen from:
-note that it is chosen on the same triplets that measure the bar.
+note that it is chosen on the same triplets that measure the bar. ``--disagreement-gate T`` tries the network with that gate
+(``SynthesisConfig.disagreement_gate``; it has no weights).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from animeinterp_cli.training.dataset import VALIDATION_TRIPLETS  # noqa: E402
 from animeinterp_cli.training.export import exported_correction_scale, shippable_model  # noqa: E402
 from animeinterp_cli.training.residual import MAX_TRIPLET_LOSS_DB  # noqa: E402
 from animeinterp_cli.training.validation import load_validation, validate  # noqa: E402
+from models.animeinterp import with_disagreement_gate  # noqa: E402
 from models.classic import ClassicInterpolator  # noqa: E402
 
 
@@ -45,6 +47,7 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.75, 0.5, 0.4, 0.3, 0.25])
     parser.add_argument("--triplets", type=Path, default=VALIDATION_TRIPLETS)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--disagreement-gate", type=float, help="try the network with this gate threshold")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -53,6 +56,9 @@ def main() -> None:
     if undo != 1.0:
         trained.scale_correction(1 / undo)
         print(f"{args.checkpoint} was exported with its correction ×{undo}: undone, the scales below are of the trained one")
+    if args.disagreement_gate is not None:
+        trained = with_disagreement_gate(trained, args.disagreement_gate).eval()
+        print(f"with the disagreement gate at {args.disagreement_gate}")
     triplets = load_validation(args.triplets, trained.size_multiple)
     classic = validate(ClassicInterpolator(), triplets).per_triplet
     large = [name for name in classic if large_motion(name, args.triplets)]

@@ -11,6 +11,7 @@ correlation volume and lookup, and splat accumulation stay fp32 inside.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -209,6 +210,15 @@ class AnimeInterp(FrameInterpolator):
             t = torch.full((img0.shape[0],), 0.5, device=img0.device)
         frame = self.synthesize(img0, img1, motion, t)
         return {"frame": frame, "flow01": motion["flow01"], "flow10": motion["flow10"]}
+
+
+def with_disagreement_gate(model: AnimeInterp, threshold: float) -> AnimeInterp:
+    """A copy of the residual network ``model`` with its disagreement gate at ``threshold``
+    (``SynthesisConfig.disagreement_gate``; the gate has no weights: the copy has ``model``'s)."""
+    synthesis = replace(model.config.synthesis, disagreement_gate=threshold)
+    gated = AnimeInterp(replace(model.config, synthesis=synthesis))
+    gated.load_state_dict(model.state_dict())
+    return gated.train(model.training)
 
 
 def load_animeinterp(

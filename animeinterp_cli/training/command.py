@@ -131,6 +131,9 @@ def export_command(
     correction_scale: Annotated[
         float, typer.Option(help="Scale the learned correction by this factor (1 = as trained).")
     ] = 1.0,
+    disagreement_gate: Annotated[
+        Optional[float], typer.Option(min=1e-3, help="Ship the network with this disagreement gate.")
+    ] = None,
     quality: Annotated[
         Optional[list[str]], typer.Option(help="NAME=VALUE: a figure measured on the shipped file, recorded (repeatable).")
     ] = None,
@@ -141,7 +144,8 @@ def export_command(
     if not 0 < correction_scale <= 1:
         raise typer.BadParameter("must be in (0, 1]", param_hint="--correction-scale")
     figures = dict(_name_weight(item) for item in quality or ())
-    entry = export_default(run_dir, to, cache, source=checkpoint, correction_scale=correction_scale, quality=figures)
+    entry = export_default(run_dir, to, cache, source=checkpoint, correction_scale=correction_scale,
+                           disagreement_gate=disagreement_gate, quality=figures)
     console.stderr.print(f"{to / entry['file']}: {entry['samples_seen']} samples, sha256 {entry['sha256'][:12]}…")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from animeinterp_cli.errors import InputError
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.weights import sha256_of
-from models.animeinterp import load_animeinterp
+from models.animeinterp import load_animeinterp, with_disagreement_gate
 from models.checkpoint import load_strict, read_checkpoint, save_checkpoint
 
 DEFAULT_FILE = "animeinterp-guided.pt"
@@ -60,7 +60,7 @@ def data_summary(cache: Path) -> str:
 
 def export_default(
     run_dir: Path, weights_dir: Path, cache: Path | None = None, *, source: Path | None = None,
-    correction_scale: float = 1.0, quality: dict | None = None,
+    correction_scale: float = 1.0, disagreement_gate: float | None = None, quality: dict | None = None,
 ) -> dict:
     """Ship ``run_dir/best.pt`` (or ``source``, a checkpoint of that run) as the default, its
     correction scaled by ``correction_scale``; returns the manifest entry written. ``quality``:
@@ -69,7 +69,7 @@ def export_default(
     record = best_record(run_dir) if source is None else _record_of(run_dir, read_checkpoint(source).extra.get("step"))
     weights_dir.mkdir(parents=True, exist_ok=True)
     target = weights_dir / DEFAULT_FILE
-    digest = export_weights(source or run_dir / "best.pt", target, correction_scale)
+    digest = export_weights(source or run_dir / "best.pt", target, correction_scale, disagreement_gate)
     config = load_animeinterp(target).config
     entry = {
         "name": "AnimeInterp residual synthesis on DIS guidance (learned default)",
@@ -89,7 +89,7 @@ def export_default(
         "correction_scale": correction_scale,
         **(quality or {}),
     }
-    if correction_scale == 1.0:  # the run's own validation describes the shipped weights
+    if correction_scale == 1.0 and disagreement_gate is None:  # the run's own validation describes the shipped weights
         entry.update({
             "validation_psnr": round(float(record["val_psnr"]), 3),
             "validation_gain_db": round(float(record["val_gain"]), 3),
@@ -105,15 +105,22 @@ def export_default(
     return entry
 
 
-def export_weights(source: Path, target: Path, correction_scale: float = 1.0) -> str:
+def export_weights(
+    source: Path, target: Path, correction_scale: float = 1.0, disagreement_gate: float | None = None
+) -> str:
     """Write the weights of ``source`` (e.g. a run's ``best.pt``) to ``target`` in fp16 storage,
     with their configuration, as :func:`models.animeinterp.load_animeinterp` reads them (it
-    loads fp16 tensors into the fp32 model). Returns the file's sha256 (for the manifest)."""
+    loads fp16 tensors into the fp32 model), its correction scaled by ``correction_scale`` and,
+    with ``disagreement_gate``, gated at that threshold. Returns the file's sha256 (for the manifest)."""
     model = shippable_model(source)
+    if disagreement_gate is not None:
+        model = with_disagreement_gate(model, disagreement_gate)
     if correction_scale != 1.0:
         model.scale_correction(correction_scale)
     model = model.half()
-    save_checkpoint(target, model, model.config.to_dict(), correction_scale=correction_scale)
+    # the scale relative to the weights as trained (``source`` may itself be an exported file)
+    scale = correction_scale * exported_correction_scale(source)
+    save_checkpoint(target, model, model.config.to_dict(), correction_scale=scale)
     return sha256_of(Path(target))
 
 

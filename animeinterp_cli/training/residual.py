@@ -20,7 +20,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from animeinterp_cli.training.losses import mse
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.training.train import GRADIENT_CLIP, LOG_EVERY
 from animeinterp_cli.training.validation import ValidationScores, ValidationTriplet, load_validation, validate
-from models.animeinterp import AnimeInterp, load_animeinterp, resume_animeinterp
+from models.animeinterp import AnimeInterp, load_animeinterp, resume_animeinterp, with_disagreement_gate
 from models.checkpoint import save_checkpoint
 from models.classic import ClassicInterpolator
 from models.config import AnimeInterpConfig
@@ -198,10 +198,7 @@ def build_model(config: ResidualTrainConfig) -> AnimeInterp:
         model = AnimeInterp(AnimeInterpConfig.guided_tiny() if config.tiny else AnimeInterpConfig.guided())
     if config.disagreement_gate is None:
         return model
-    synthesis = replace(model.config.synthesis, disagreement_gate=config.disagreement_gate)
-    gated = AnimeInterp(replace(model.config, synthesis=synthesis))  # the gate has no weights
-    gated.load_state_dict(model.state_dict())
-    return gated.train()
+    return with_disagreement_gate(model, config.disagreement_gate).train()
 
 
 def train_residual(
