@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from animeinterp_cli.training.dataset import VALIDATION_TRIPLETS  # noqa: E402
-from animeinterp_cli.training.export import exported_correction_scale, shippable_model  # noqa: E402
+from animeinterp_cli.training.export import shippable_model, undo_export_scale  # noqa: E402
 from animeinterp_cli.training.residual import MAX_TRIPLET_LOSS_DB  # noqa: E402
 from animeinterp_cli.training.validation import load_validation, validate  # noqa: E402
 from models.animeinterp import with_disagreement_gate  # noqa: E402
@@ -52,10 +52,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     trained = shippable_model(args.checkpoint)
-    undo = exported_correction_scale(args.checkpoint)
-    if undo != 1.0:
-        trained.scale_correction(1 / undo)
-        print(f"{args.checkpoint} was exported with its correction ×{undo}: undone, the scales below are of the trained one")
+    exported = undo_export_scale(trained, args.checkpoint)
+    if exported != 1.0:
+        print(f"{args.checkpoint} was exported with its correction ×{exported}: undone, the scales below are of the trained one")
     if args.disagreement_gate is not None:
         trained = with_disagreement_gate(trained, args.disagreement_gate).eval()
         print(f"with the disagreement gate at {args.disagreement_gate}")

@@ -150,6 +150,16 @@ def exported_correction_scale(path: Path) -> float:
     return 1.0
 
 
+def undo_export_scale(model, path: Path) -> float:
+    """Give ``model``, loaded from ``path``, its correction as trained: divide out the scale
+    that ``path`` was exported with (:func:`exported_correction_scale`; 1 for a run's own
+    checkpoint). Returns that scale."""
+    scale = exported_correction_scale(path)
+    if scale != 1.0:
+        model.scale_correction(1 / scale)
+    return scale
+
+
 def _to_toml(tables: dict[str, dict]) -> str:
     """Tables of strings and numbers as TOML (the manifest needs nothing more)."""
     lines = []

@@ -29,7 +29,7 @@ import torch
 from animeinterp_cli.errors import AnimeInterpError, InputError
 from animeinterp_cli.training.cache import CachedTriplets, CacheSettings, open_cache
 from animeinterp_cli.training.dataset import VALIDATION_TRIPLETS
-from animeinterp_cli.training.export import exported_correction_scale
+from animeinterp_cli.training.export import undo_export_scale
 from animeinterp_cli.training.losses import mse
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.training.train import GRADIENT_CLIP, LOG_EVERY
@@ -191,9 +191,7 @@ def build_model(config: ResidualTrainConfig) -> AnimeInterp:
         model = load_animeinterp(config.init).float()
         if not model.config.synthesis.residual:
             raise InputError(f"--init {config.init} is not a residual synthesis network")
-        scale = exported_correction_scale(config.init)
-        if scale != 1.0:
-            model.scale_correction(1 / scale)
+        undo_export_scale(model, config.init)
     else:
         model = AnimeInterp(AnimeInterpConfig.guided_tiny() if config.tiny else AnimeInterpConfig.guided())
     if config.disagreement_gate is None:
