@@ -86,7 +86,7 @@ def export_default(
         "samples_seen": int(record["samples"]),
         "steps": int(record["step"]),
         "train_wall_s": round(float(record["elapsed_s"])),
-        "correction_scale": correction_scale,
+        "correction_scale": exported_correction_scale(target),  # relative to the weights as trained
         **(quality or {}),
     }
     if correction_scale == 1.0 and disagreement_gate is None:  # the run's own validation describes the shipped weights
