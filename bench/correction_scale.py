@@ -11,8 +11,9 @@ flows, uint8 PSNR) against the classic method on the same inputs. Prints, per sc
 gain over classic, the worst triplet's gain (and which), the mean gain on the large-motion
 triplets, and whether the issue's per-triplet floor (−0.1 dB) holds; then the largest scale
 that keeps the floor. This is the sweep ``train export --correction-scale`` is chosen from:
-note that it is chosen on the same triplets that measure the bar. ``--disagreement-gate T`` tries the network with that gate
-(``SynthesisConfig.disagreement_gate``; it has no weights).
+note that it is chosen on the same triplets that measure the bar. ``--disagreement-gate T`` tries the network with that gate,
+``--correction-downscale K`` with its correction computed at 1/K resolution (both
+``models.animeinterp.WEIGHTLESS_SYNTHESIS_SETTINGS``: they have no weights).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from animeinterp_cli.training.dataset import VALIDATION_TRIPLETS  # noqa: E402
 from animeinterp_cli.training.export import shippable_model, undo_export_scale  # noqa: E402
 from animeinterp_cli.training.residual import MAX_TRIPLET_LOSS_DB  # noqa: E402
 from animeinterp_cli.training.validation import load_validation, validate  # noqa: E402
-from models.animeinterp import with_disagreement_gate  # noqa: E402
+from models.animeinterp import with_synthesis  # noqa: E402
 from models.classic import ClassicInterpolator  # noqa: E402
 
 
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--triplets", type=Path, default=VALIDATION_TRIPLETS)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--disagreement-gate", type=float, help="try the network with this gate threshold")
+    parser.add_argument("--correction-downscale", type=int, help="try the network's correction at 1/K resolution")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -55,9 +57,11 @@ def main() -> None:
     exported = undo_export_scale(trained, args.checkpoint)
     if exported != 1.0:
         print(f"{args.checkpoint} was exported with its correction ×{exported}: undone, the scales below are of the trained one")
-    if args.disagreement_gate is not None:
-        trained = with_disagreement_gate(trained, args.disagreement_gate).eval()
-        print(f"with the disagreement gate at {args.disagreement_gate}")
+    settings = {name: value for name, value in (("disagreement_gate", args.disagreement_gate),
+                                                 ("correction_downscale", args.correction_downscale)) if value is not None}
+    if settings:
+        trained = with_synthesis(trained, **settings).eval()
+        print("with " + ", ".join(f"{name} = {value}" for name, value in settings.items()))
     triplets = load_validation(args.triplets, trained.size_multiple)
     classic = validate(ClassicInterpolator(), triplets).per_triplet
     large = [name for name in classic if large_motion(name, args.triplets)]

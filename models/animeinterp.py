@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from models.checkpoint import CheckpointError, load_strict, read_checkpoint
@@ -49,8 +50,9 @@ class AnimeInterp(FrameInterpolator):
         self.synnet = GridNet(config.synthesis)
         self.splatting = ForwardSplatting(config.splat)
         self.importance = ImportanceMetric(config.importance_scale) if config.splat == "soft" else None
-        #: GridNet's two stride-2 levels must line up with its upsampled maps
-        self.size_multiple = 4
+        #: GridNet's two stride-2 levels must line up with its upsampled maps (at the
+        #: correction's resolution, which is the frames' / correction_downscale)
+        self.size_multiple = 4 * config.synthesis.correction_downscale
         # channels-last: oneDNN's 3x3 convolutions ran up to 1.8x faster on the AVX-512 CPU
         # we measured (GridNet ~1.2x overall), and it suits CUDA tensor cores; inputs are
         # converted in estimate/synthesize
@@ -105,13 +107,19 @@ class AnimeInterp(FrameInterpolator):
 
     def feature_pyramids(self, normalised: torch.Tensor) -> Motion:
         """The feature extractor on both frames of each pair, stacked frame-0 batch first
-        then frame-1 batch, in [−1, 1]: {"features{i}_{l}"} for frame i, level l."""
+        then frame-1 batch, in [−1, 1]: {"features{i}_{l}"} for frame i, level l (level 1 at
+        the correction's resolution: the frames' / ``correction_downscale``)."""
         batch = normalised.shape[0] // 2
-        pyramid = self.feat_ext(normalised)
+        pyramid = self.feat_ext(self._to_correction_resolution(normalised))
         motion = {}
         for level, features in zip(LEVELS, pyramid):
             motion[f"features0_{level}"], motion[f"features1_{level}"] = features[:batch], features[batch:]
         return motion
+
+    def _to_correction_resolution(self, maps: torch.Tensor) -> torch.Tensor:
+        """``maps`` (B, C, H, W) average-pooled by ``correction_downscale`` (as they are at 1)."""
+        factor = self.config.synthesis.correction_downscale
+        return maps if factor == 1 else F.avg_pool2d(maps, factor)
 
     @staticmethod
     def _given_flow(init: torch.Tensor | None, image: torch.Tensor) -> torch.Tensor:
@@ -133,9 +141,11 @@ class AnimeInterp(FrameInterpolator):
         if t.shape[0] != img0.shape[0]:
             raise ValueError(f"need one t per pair: {t.shape[0]} values for {img0.shape[0]} pairs")
         if self.config.synthesis.residual:
+            # full-resolution features ride with the frames; downscaled ones are splatted alone
+            full = self.config.synthesis.correction_downscale == 1
             splats = splat_frames(
                 img0, img1, motion["flow01"], motion["flow10"], motion["metric0"], motion["metric1"], t,
-                motion["features0_1"], motion["features1_1"],
+                motion["features0_1"] if full else None, motion["features1_1"] if full else None,
             )
             return self.refine_blend(img0, img1, motion, splats, t)
         splatted = [
@@ -162,8 +172,9 @@ class AnimeInterp(FrameInterpolator):
         level-1 features as riders; training passes cached frames without) plus GridNet's
         correction, which sees the splatted frames, the blend, both coverages, the input frames
         and the splatted feature pyramids, scaled by the frames' :func:`disagreement` when the
-        configuration has a ``disagreement_gate``. ``t`` (B, 1, 1, 1). Returns
-        (B, 3, H, W) fp32 in [0, 1]."""
+        configuration has a ``disagreement_gate``. GridNet runs at the correction's resolution
+        (``correction_downscale``); its mix coefficients are upsampled to the frames'. ``t``
+        (B, 1, 1, 1). Returns (B, 3, H, W) fp32 in [0, 1]."""
         base = coverage_blend(img0, img1, splats, t)
         features0, features1 = (
             [
@@ -181,8 +192,13 @@ class AnimeInterp(FrameInterpolator):
              img0.float(), img1.float()),
             dim=1,
         )
-        correction = self.synnet(_channels_last(frames), *(torch.cat(pair, dim=1) for pair in zip(features0, features1)))
-        correction = correction.float()
+        correction = self.synnet(
+            _channels_last(self._to_correction_resolution(frames)),
+            *(torch.cat(pair, dim=1) for pair in zip(features0, features1)),
+        ).float()
+        factor = self.config.synthesis.correction_downscale
+        if factor != 1:
+            correction = F.interpolate(correction, scale_factor=factor, mode="bilinear", align_corners=False)
         if self.config.synthesis.correction == "mix":
             candidates = (splats["warped0"], splats["warped1"], (1 - t) * img0.float() + t * img1.float())
             correction = sum(correction[:, k : k + 1] * (candidate - base) for k, candidate in enumerate(candidates))
@@ -212,13 +228,20 @@ class AnimeInterp(FrameInterpolator):
         return {"frame": frame, "flow01": motion["flow01"], "flow10": motion["flow10"]}
 
 
-def with_disagreement_gate(model: AnimeInterp, threshold: float) -> AnimeInterp:
-    """A copy of the residual network ``model`` with its disagreement gate at ``threshold``
-    (``SynthesisConfig.disagreement_gate``; the gate has no weights: the copy has ``model``'s)."""
-    synthesis = replace(model.config.synthesis, disagreement_gate=threshold)
-    gated = AnimeInterp(replace(model.config, synthesis=synthesis))
-    gated.load_state_dict(model.state_dict())
-    return gated.train(model.training)
+#: SynthesisConfig settings that have no weights: a trained network may change them
+WEIGHTLESS_SYNTHESIS_SETTINGS = ("disagreement_gate", "correction_downscale")
+
+
+def with_synthesis(model: AnimeInterp, **settings) -> AnimeInterp:
+    """A copy of the residual network ``model`` with the :data:`WEIGHTLESS_SYNTHESIS_SETTINGS`
+    given (e.g. ``disagreement_gate=0.3``, ``correction_downscale=2``) and ``model``'s weights."""
+    unknown = set(settings) - set(WEIGHTLESS_SYNTHESIS_SETTINGS)
+    if unknown:
+        raise ValueError(f"not a weightless synthesis setting: {', '.join(sorted(unknown))}")
+    synthesis = replace(model.config.synthesis, **settings)
+    changed = AnimeInterp(replace(model.config, synthesis=synthesis))
+    changed.load_state_dict(model.state_dict())
+    return changed.train(model.training)
 
 
 def load_animeinterp(

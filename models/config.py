@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 SPLAT_METHODS = ("avg", "soft")
 #: how a residual synthesis's GridNet output corrects the classic blend (see SynthesisConfig)
 CORRECTIONS = ("free", "mix")
+#: the factors a mixing correction may be computed at below full resolution
+CORRECTION_DOWNSCALES = (1, 2, 4)
 #: initial-flow guidances a network can expect (see models.pipeline)
 GUIDANCES = ("sgm", "dis", "sgm+dis", "zero")
 
@@ -108,6 +110,12 @@ class SynthesisConfig:
     from the blend — frame 0 splatted, frame 1 splatted, and the plain cross-fade — so the
     output moves only towards pictures that are there: where the candidates agree (every
     well-matched pixel) it stays the classic blend whatever the coefficients.
+
+    ``correction_downscale`` (``"mix"`` only): the feature pyramid and GridNet run on the
+    frames, splats and blend average-pooled by this factor, and the mix coefficients they give
+    are upsampled bilinearly to full resolution, where the candidates are mixed: the
+    coefficients are smooth, so 2 costs the network about a quarter of its time and doubles
+    its reach (weights do not depend on it). 1 = full resolution.
     """
 
     feature_dims: tuple[int, int, int] = (32, 64, 96)
@@ -115,9 +123,15 @@ class SynthesisConfig:
     residual: bool = False
     disagreement_gate: float | None = None
     correction: str = "free"
+    correction_downscale: int = 1
 
     def __post_init__(self) -> None:
         _check_positive(self, "feature_dims", "grid_dims")
+        if self.correction_downscale not in CORRECTION_DOWNSCALES:
+            raise ValueError(f"SynthesisConfig.correction_downscale must be one of {CORRECTION_DOWNSCALES}, "
+                             f"got {self.correction_downscale!r}")
+        if self.correction_downscale != 1 and not (self.residual and self.correction == "mix"):
+            raise ValueError("SynthesisConfig.correction_downscale needs residual=True and correction='mix'")
         if self.correction not in CORRECTIONS:
             raise ValueError(f"SynthesisConfig.correction must be one of {CORRECTIONS}, got {self.correction!r}")
         if self.disagreement_gate is not None and not (self.residual and self.disagreement_gate > 0):

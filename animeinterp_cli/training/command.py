@@ -99,6 +99,11 @@ def synthesis_command(
         typer.Option(help="Scale the correction by how much the two splatted frames disagree, saturating at this "
                           "mean RGB difference (a new run; default: as the network or --init has it)."),
     ] = None,
+    correction_downscale: Annotated[
+        Optional[int],
+        typer.Option(help="Compute the correction at 1/K resolution, K in 1, 2, 4 (a new run; default: as the "
+                          "network or --init has it)."),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -109,7 +114,7 @@ def synthesis_command(
         out_dir=out_dir, cache=cache, steps=steps, batch_size=batch_size, crop=crop, lr=lr, val_every=val_every,
         val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
         weights=tuple(_name_weight(item) for item in weight or ()), ema_decay=ema_decay,
-        disagreement_gate=disagreement_gate,
+        disagreement_gate=disagreement_gate, correction_downscale=correction_downscale,
     )
     config.check()
     result = _with_progress(steps, quiet, lambda on_step, on_message: train_residual(config, on_step, on_message))
@@ -134,18 +139,26 @@ def export_command(
     disagreement_gate: Annotated[
         Optional[float], typer.Option(min=1e-3, help="Ship the network with this disagreement gate.")
     ] = None,
+    correction_downscale: Annotated[
+        Optional[int], typer.Option(help="Ship the network with its correction at 1/K resolution (K in 1, 2, 4).")
+    ] = None,
     quality: Annotated[
         Optional[list[str]], typer.Option(help="NAME=VALUE: a figure measured on the shipped file, recorded (repeatable).")
     ] = None,
 ) -> None:
     """Ship a run's weights as the default: fp16 file, sha256 and provenance in manifest.toml."""
     from animeinterp_cli.training.export import export_default
+    from models.config import CORRECTION_DOWNSCALES
 
     if not 0 < correction_scale <= 1:
         raise typer.BadParameter("must be in (0, 1]", param_hint="--correction-scale")
+    if correction_downscale is not None and correction_downscale not in CORRECTION_DOWNSCALES:
+        raise typer.BadParameter(f"must be one of {CORRECTION_DOWNSCALES}", param_hint="--correction-downscale")
     figures = dict(_name_weight(item) for item in quality or ())
+    settings = {name: value for name, value in (("disagreement_gate", disagreement_gate),
+                                                 ("correction_downscale", correction_downscale)) if value is not None}
     entry = export_default(run_dir, to, cache, source=checkpoint, correction_scale=correction_scale,
-                           disagreement_gate=disagreement_gate, quality=figures)
+                           settings=settings, quality=figures)
     console.stderr.print(f"{to / entry['file']}: {entry['samples_seen']} samples, sha256 {entry['sha256'][:12]}…")
 
 

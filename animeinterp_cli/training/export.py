@@ -18,7 +18,7 @@ from pathlib import Path
 from animeinterp_cli.errors import InputError
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.weights import sha256_of
-from models.animeinterp import load_animeinterp, with_disagreement_gate
+from models.animeinterp import load_animeinterp, with_synthesis
 from models.checkpoint import load_strict, read_checkpoint, save_checkpoint
 
 DEFAULT_FILE = "animeinterp-guided.pt"
@@ -60,16 +60,17 @@ def data_summary(cache: Path) -> str:
 
 def export_default(
     run_dir: Path, weights_dir: Path, cache: Path | None = None, *, source: Path | None = None,
-    correction_scale: float = 1.0, disagreement_gate: float | None = None, quality: dict | None = None,
+    correction_scale: float = 1.0, settings: dict | None = None, quality: dict | None = None,
 ) -> dict:
     """Ship ``run_dir/best.pt`` (or ``source``, a checkpoint of that run) as the default, its
-    correction scaled by ``correction_scale``; returns the manifest entry written. ``quality``:
-    figures measured on the shipped file (e.g. by bench/default_vs_classic.py) to record."""
+    correction scaled by ``correction_scale`` and with the weightless synthesis ``settings``
+    (see :func:`export_weights`); returns the manifest entry written. ``quality``: figures
+    measured on the shipped file (e.g. by bench/default_vs_classic.py) to record."""
     run_dir, weights_dir = Path(run_dir), Path(weights_dir)
     record = best_record(run_dir) if source is None else _record_of(run_dir, read_checkpoint(source).extra.get("step"))
     weights_dir.mkdir(parents=True, exist_ok=True)
     target = weights_dir / DEFAULT_FILE
-    digest = export_weights(source or run_dir / "best.pt", target, correction_scale, disagreement_gate)
+    digest = export_weights(source or run_dir / "best.pt", target, correction_scale, settings)
     config = load_animeinterp(target).config
     entry = {
         "name": "AnimeInterp residual synthesis on DIS guidance (learned default)",
@@ -78,7 +79,8 @@ def export_default(
         "guidance": config.guidance,
         "config": f"no RFR, softmax splatting, residual GridNet (features {list(config.synthesis.feature_dims)}, "
                   f"grid {list(config.synthesis.grid_dims)}), correction {config.synthesis.correction!r}, "
-                  f"disagreement gate {config.synthesis.disagreement_gate}",
+                  f"disagreement gate {config.synthesis.disagreement_gate}, "
+                  f"correction at 1/{config.synthesis.correction_downscale} resolution",
         "sampling": ", ".join(f"{name} ×{w}" for name, w in
                               read_checkpoint(source or run_dir / "best.pt").extra.get("train", {}).get("weights", ()))
                     or "uniform",
@@ -89,7 +91,7 @@ def export_default(
         "correction_scale": exported_correction_scale(target),  # relative to the weights as trained
         **(quality or {}),
     }
-    if correction_scale == 1.0 and disagreement_gate is None:  # the run's own validation describes the shipped weights
+    if correction_scale == 1.0 and not settings:  # the run's own validation describes the shipped weights
         entry.update({
             "validation_psnr": round(float(record["val_psnr"]), 3),
             "validation_gain_db": round(float(record["val_gain"]), 3),
@@ -106,15 +108,16 @@ def export_default(
 
 
 def export_weights(
-    source: Path, target: Path, correction_scale: float = 1.0, disagreement_gate: float | None = None
+    source: Path, target: Path, correction_scale: float = 1.0, settings: dict | None = None
 ) -> str:
     """Write the weights of ``source`` (e.g. a run's ``best.pt``) to ``target`` in fp16 storage,
     with their configuration, as :func:`models.animeinterp.load_animeinterp` reads them (it
-    loads fp16 tensors into the fp32 model), its correction scaled by ``correction_scale`` and,
-    with ``disagreement_gate``, gated at that threshold. Returns the file's sha256 (for the manifest)."""
+    loads fp16 tensors into the fp32 model), its correction scaled by ``correction_scale`` and
+    with the weightless synthesis ``settings`` (:func:`models.animeinterp.with_synthesis`, e.g.
+    ``{"disagreement_gate": 0.3}``). Returns the file's sha256 (for the manifest)."""
     model = shippable_model(source)
-    if disagreement_gate is not None:
-        model = with_disagreement_gate(model, disagreement_gate)
+    if settings:
+        model = with_synthesis(model, **settings)
     if correction_scale != 1.0:
         model.scale_correction(correction_scale)
     model = model.half()

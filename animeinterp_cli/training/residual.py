@@ -34,10 +34,10 @@ from animeinterp_cli.training.losses import mse
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.training.train import GRADIENT_CLIP, LOG_EVERY
 from animeinterp_cli.training.validation import ValidationScores, ValidationTriplet, load_validation, validate
-from models.animeinterp import AnimeInterp, load_animeinterp, resume_animeinterp, with_disagreement_gate
+from models.animeinterp import AnimeInterp, load_animeinterp, resume_animeinterp, with_synthesis
 from models.checkpoint import save_checkpoint
 from models.classic import ClassicInterpolator
-from models.config import AnimeInterpConfig
+from models.config import CORRECTION_DOWNSCALES, AnimeInterpConfig
 
 #: the worst per-triplet loss against classic a checkpoint may have and still be shipped
 MAX_TRIPLET_LOSS_DB = 0.1
@@ -68,6 +68,8 @@ class ResidualTrainConfig:
     tiny: bool = False
     #: the network's disagreement gate threshold (None: as the new network or ``init`` has it)
     disagreement_gate: float | None = None
+    #: the network's correction resolution divisor (None: as the new network or ``init`` has it)
+    correction_downscale: int | None = None
     validation_dir: Path = field(default=VALIDATION_TRIPLETS)
     val_limit: int | None = None
 
@@ -99,6 +101,11 @@ class ResidualTrainConfig:
             raise AnimeInterpError(f"--disagreement-gate must be a positive number, got {self.disagreement_gate}")
         if self.resume and self.disagreement_gate is not None:
             raise AnimeInterpError("--disagreement-gate sets up a new run; a resumed run keeps its network's")
+        if self.correction_downscale is not None and self.correction_downscale not in CORRECTION_DOWNSCALES:
+            raise AnimeInterpError(f"--correction-downscale must be one of {CORRECTION_DOWNSCALES}, "
+                                   f"got {self.correction_downscale}")
+        if self.resume and self.correction_downscale is not None:
+            raise AnimeInterpError("--correction-downscale sets up a new run; a resumed run keeps its network's")
 
 
 def learning_rate(config: ResidualTrainConfig, step: int) -> float:
@@ -186,7 +193,8 @@ def judge(scores: ValidationScores, reference: dict[str, float]) -> Verdict:
 def build_model(config: ResidualTrainConfig) -> AnimeInterp:
     """A new network at the classic start, or the weights of ``config.init`` with the
     correction as trained (a shipped file's export scale undone, so that training resumes
-    from the run's own weights); with ``config.disagreement_gate``, that gate."""
+    from the run's own weights); with ``config.disagreement_gate`` or
+    ``config.correction_downscale``, those settings."""
     if config.init is not None:
         model = load_animeinterp(config.init).float()
         if not model.config.synthesis.residual:
@@ -194,9 +202,9 @@ def build_model(config: ResidualTrainConfig) -> AnimeInterp:
         undo_export_scale(model, config.init)
     else:
         model = AnimeInterp(AnimeInterpConfig.guided_tiny() if config.tiny else AnimeInterpConfig.guided())
-    if config.disagreement_gate is None:
-        return model
-    return with_disagreement_gate(model, config.disagreement_gate).train()
+    settings = {name: value for name, value in (("disagreement_gate", config.disagreement_gate),
+                                                 ("correction_downscale", config.correction_downscale)) if value is not None}
+    return with_synthesis(model, **settings).train() if settings else model
 
 
 def train_residual(
@@ -221,6 +229,10 @@ def train_residual(
         model = build_model(config)
         step, best_psnr, elapsed, samples = 0, -math.inf, 0.0, 0
     model.train()
+    window = config.crop + 2 * config.margin
+    if window % model.size_multiple:
+        raise AnimeInterpError(f"crop + 2·margin ({window}) must be a multiple of {model.size_multiple} "
+                               f"for this network (its correction is at 1/{model.config.synthesis.correction_downscale})")
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=1e-4)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])

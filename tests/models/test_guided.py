@@ -22,7 +22,15 @@ def _pair(seed: int, size=(96, 128)):
     return to_tensor(triplet.frame0), to_tensor(triplet.frame1)
 
 
-@pytest.mark.parametrize("config", [AnimeInterpConfig.guided(), AnimeInterpConfig.guided_tiny()], ids=["guided", "tiny"])
+def _downscaled(config: AnimeInterpConfig, factor: int = 2) -> AnimeInterpConfig:
+    return replace(config, synthesis=replace(config.synthesis, correction_downscale=factor))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [AnimeInterpConfig.guided(), AnimeInterpConfig.guided_tiny(), _downscaled(AnimeInterpConfig.guided_tiny(), 4)],
+    ids=["guided", "tiny", "tiny-quarter-resolution"],
+)
 @pytest.mark.parametrize("t", [0.25, 0.5, 0.8])
 def test_untrained_guided_network_reproduces_classic_exactly(config, t):
     torch.manual_seed(0)
@@ -141,3 +149,41 @@ def test_scaling_the_correction_scales_the_output_change():
     assert torch.allclose((scaled - classic)[inside], 0.25 * (full - classic)[inside], atol=1e-5)
     with pytest.raises(ValueError, match="residual"):
         AnimeInterp(AnimeInterpConfig.tiny()).scale_correction(0.5)
+
+
+def test_a_downscaled_correction_mixes_at_full_resolution():
+    """Known answers: a coefficient of 1 on the cross-fade gives the full-resolution cross-fade
+    at half resolution too (a constant upsamples to itself); a still pair stays the frame."""
+    torch.manual_seed(0)
+    config = _downscaled(AnimeInterpConfig.guided_tiny())
+    model = AnimeInterp(replace(config, synthesis=replace(config.synthesis, disagreement_gate=None))).eval()
+    assert model.size_multiple == 8
+    img0, img1 = _pair(3)
+    still = torch.zeros(1, 2, *img0.shape[-2:])
+    half = torch.tensor([0.5])
+    with torch.no_grad():
+        model.synnet.residual_model_tail[-1].bias.copy_(torch.tensor([0.0, 0.0, 1.0]))
+        out = model.synthesize(img0, img1, model.estimate(img0, img1, still, still), half)
+        kept = model.synthesize(img0, img0, model.estimate(img0, img0, still, still), half)
+    assert torch.allclose(out, (img0 + img1) / 2, atol=1e-6)
+    assert (kept - img0).abs().max() < 1e-6
+    with pytest.raises(ValueError, match="multiple of 8"):
+        model.estimate(img0[..., :92], img1[..., :92])
+
+
+def test_weightless_settings_change_without_touching_the_weights_and_bad_ones_are_refused():
+    from models.animeinterp import with_synthesis
+
+    torch.manual_seed(0)
+    model = AnimeInterp(AnimeInterpConfig.guided_tiny())
+    changed = with_synthesis(model, correction_downscale=2, disagreement_gate=0.2)
+    assert changed.config == replace(
+        model.config, synthesis=replace(model.config.synthesis, correction_downscale=2, disagreement_gate=0.2))
+    assert all(torch.equal(a, b) for a, b in zip(changed.state_dict().values(), model.state_dict().values()))
+    with pytest.raises(ValueError, match="not a weightless synthesis setting: feature_dims"):
+        with_synthesis(model, feature_dims=(1, 2, 3))
+    with pytest.raises(ValueError, match="correction_downscale must be one of"):
+        _downscaled(AnimeInterpConfig.guided_tiny(), 3)
+    free = AnimeInterpConfig.guided_tiny()
+    with pytest.raises(ValueError, match="correction='mix'"):
+        replace(free, synthesis=replace(free.synthesis, correction="free", correction_downscale=2))

@@ -204,6 +204,8 @@ def test_validation_starts_at_exactly_the_classic_score(cache, tmp_path, samples
         ({"init": Path("/nonexistent/weights.pt")}, "--init weights not found"),
         ({"disagreement_gate": 0.0}, "--disagreement-gate must be a positive number"),
         ({"disagreement_gate": float("nan")}, "--disagreement-gate must be a positive number"),
+        ({"correction_downscale": 3}, "--correction-downscale must be one of"),
+        ({"correction_downscale": 2, "resume": True}, "nothing to resume"),
     ],
 )
 def test_bad_settings_are_refused_in_one_line(cache, tmp_path, changes, message):
@@ -317,3 +319,25 @@ def test_a_gate_set_on_a_trained_network_keeps_its_weights_and_gates_its_correct
                    for net in (gated, trained)]
     torch.testing.assert_close(outputs[0], image)
     torch.testing.assert_close(outputs[1], image + 0.2)
+
+
+def test_a_downscaled_correction_set_on_a_trained_network_keeps_its_weights(cache, tmp_path):
+    from animeinterp_cli.training.export import export_weights
+    from animeinterp_cli.training.residual import build_model
+
+    torch.manual_seed(0)
+    trained = AnimeInterp(AnimeInterpConfig.guided_tiny())
+    with torch.no_grad():
+        trained.synnet.residual_model_tail[-1].bias.fill_(0.1)
+    save_checkpoint(tmp_path / "trained.pt", trained, trained.config.to_dict())
+    half = build_model(_config(tmp_path, cache, init=tmp_path / "trained.pt", correction_downscale=2))
+    assert half.config.synthesis.correction_downscale == 2 and half.size_multiple == 8 and half.training
+    for name, value in trained.state_dict().items():
+        torch.testing.assert_close(half.state_dict()[name], value)
+    # it trains on windows that are a multiple of 8 (40 + 2·4 = 48), and refuses others
+    assert train_residual(_config(tmp_path, cache, init=tmp_path / "trained.pt", correction_downscale=2))["step"] == 4
+    with pytest.raises(AnimeInterpError, match="multiple of 8"):
+        train_residual(_config(tmp_path, cache, out_dir=tmp_path / "odd", crop=36, correction_downscale=2))
+    # and ships with the setting
+    export_weights(tmp_path / "trained.pt", tmp_path / "shipped.pt", settings={"correction_downscale": 2})
+    assert load_animeinterp(tmp_path / "shipped.pt").config == half.config
