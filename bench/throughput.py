@@ -215,7 +215,8 @@ def network_flops(weights: Path, size: tuple[int, int], fast: bool) -> tuple[flo
         "animeinterp", placement=resolve_placement("cpu", "fp32"), weights=weights, inline_guidance=False, fast=fast
     ).interpolator
     width, height = size
-    img = torch.rand(1, 3, height + (-height) % 4, width + (-width) % 4)
+    multiple = method.size_multiple  # the engine pads to it
+    img = torch.rand(1, 3, height + (-height) % multiple, width + (-width) % multiple)
     with torch.inference_mode():
         with FlopCounterMode(display=False) as estimate:
             motion = method.estimate(img, img)
