@@ -1,6 +1,7 @@
 """Samples per second of one training step of the learned default's residual synthesis stage.
 
     .venv/bin/python bench/train_step.py --cache cache/residual [--batch-size 8 --crop 192 --threads 1]
+                                         [--correction-downscale 2] [--error-inputs]
 
 Reads windows from a training cache (``animeinterp train prepare``), then times ``--steps``
 optimisation steps after ``--warmup`` and prints samples/s with where the time goes: loading
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -34,10 +36,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--correction-downscale", type=int, default=1, help="the network's correction at 1/K resolution")
+    parser.add_argument("--error-inputs", action="store_true", help="the network also sees the splatted errors")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    model = AnimeInterp(AnimeInterpConfig.guided()).train()
+    config = AnimeInterpConfig.guided()
+    synthesis = replace(config.synthesis, correction_downscale=args.correction_downscale, error_inputs=args.error_inputs)
+    model = AnimeInterp(replace(config, synthesis=synthesis)).train()
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=1e-4)
     dataset = CachedTriplets(open_cache(args.cache, CacheSettings.of(model)), args.crop, args.margin)
     batches = _batches(dataset, args.batch_size, 0, seed=0)

@@ -23,6 +23,7 @@ from models.config import AnimeInterpConfig
 from models.interpolator import FrameInterpolator, Motion
 from models.rfr import RFR
 from models.synthesis import FeatureExtractor, ForwardSplatting, GridNet, ImportanceMetric
+from models.synthesis.gridnet import ERROR_CHANNELS
 from models.synthesis.splatting import coverage_blend, disagreement, splat_frames
 
 LEVELS = (1, 2, 3)
@@ -187,11 +188,11 @@ class AnimeInterp(FrameInterpolator):
             ]
             for i, scale in ((0, t), (1, 1 - t))
         )
-        frames = torch.cat(
-            (splats["warped0"], splats["warped1"], base, splats["cover0"].clamp(max=1), splats["cover1"].clamp(max=1),
-             img0.float(), img1.float()),
-            dim=1,
-        )
+        frames = [splats["warped0"], splats["warped1"], base, splats["cover0"].clamp(max=1),
+                  splats["cover1"].clamp(max=1), img0.float(), img1.float()]
+        if self.config.synthesis.error_inputs:
+            frames += self.splatted_errors(motion, t)
+        frames = torch.cat(frames, dim=1)
         correction = self.synnet(
             _channels_last(self._to_correction_resolution(frames)),
             *(torch.cat(pair, dim=1) for pair in zip(features0, features1)),
@@ -206,6 +207,17 @@ class AnimeInterp(FrameInterpolator):
         if threshold is not None:
             correction = correction * disagreement(splats, threshold)
         return (base + correction).clamp(0, 1)
+
+    def splatted_errors(self, motion: Motion, t: torch.Tensor) -> list[torch.Tensor]:
+        """Each frame's photometric error (what its importance metric is −α times), softmax-
+        splatted to ``t`` as the frame is: [(B, 1, H, W)] × 2, 0 where nothing lands."""
+        assert self.importance is not None  # a residual synthesis has softmax splatting
+        alpha = self.importance.alpha.detach()
+        return [
+            self.splatting.splat_features(
+                (-motion[f"metric{i}"] / alpha,), scale * motion[f"flow{i}{1 - i}"], motion[f"metric{i}"])[0]
+            for i, scale in ((0, t), (1, 1 - t))
+        ]
 
     def scale_correction(self, factor: float) -> None:
         """Multiply a residual synthesis's correction by ``factor`` (GridNet's last layer is
@@ -242,6 +254,22 @@ def with_synthesis(model: AnimeInterp, **settings) -> AnimeInterp:
     changed = AnimeInterp(replace(model.config, synthesis=synthesis))
     changed.load_state_dict(model.state_dict())
     return changed.train(model.training)
+
+
+def with_error_inputs(model: AnimeInterp) -> AnimeInterp:
+    """A copy of the residual network ``model`` that also sees the splatted photometric errors
+    (``SynthesisConfig.error_inputs``): ``model``'s weights, and zero weights on the new input
+    channels, so that it gives exactly ``model``'s output until it is trained."""
+    if not model.config.synthesis.residual or model.config.synthesis.error_inputs:
+        raise ValueError("error inputs are added to a residual synthesis that does not have them")
+    synthesis = replace(model.config.synthesis, error_inputs=True)
+    widened = AnimeInterp(replace(model.config, synthesis=synthesis))
+    state = model.state_dict()
+    key = "synnet.residual_model_head.1.weight"  # the head's first convolution (after its PReLU)
+    old = state[key]
+    state[key] = torch.cat((old, old.new_zeros(old.shape[0], ERROR_CHANNELS, *old.shape[2:])), dim=1)
+    widened.load_state_dict(state)
+    return widened.train(model.training)
 
 
 def load_animeinterp(

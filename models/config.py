@@ -116,6 +116,12 @@ class SynthesisConfig:
     are upsampled bilinearly to full resolution, where the candidates are mixed: the
     coefficients are smooth, so 2 costs the network about a quarter of its time and doubles
     its reach (weights do not depend on it). 1 = full resolution.
+
+    ``error_inputs`` (residual only): GridNet also sees each splatted frame's photometric
+    error — the brightness-constancy error that the importance metric is made of (mean
+    absolute RGB difference between a source pixel and the other frame warped back along its
+    flow), splatted to t with the frame — so it can tell which frame's flow failed where; the
+    splatted colours alone cannot (two input channels more).
     """
 
     feature_dims: tuple[int, int, int] = (32, 64, 96)
@@ -124,6 +130,7 @@ class SynthesisConfig:
     disagreement_gate: float | None = None
     correction: str = "free"
     correction_downscale: int = 1
+    error_inputs: bool = False
 
     def __post_init__(self) -> None:
         _check_positive(self, "feature_dims", "grid_dims")
@@ -136,6 +143,8 @@ class SynthesisConfig:
             raise ValueError(f"SynthesisConfig.correction must be one of {CORRECTIONS}, got {self.correction!r}")
         if self.disagreement_gate is not None and not (self.residual and self.disagreement_gate > 0):
             raise ValueError("SynthesisConfig.disagreement_gate needs residual=True and a positive threshold")
+        if self.error_inputs and not self.residual:
+            raise ValueError("SynthesisConfig.error_inputs needs residual=True")
         if len(self.feature_dims) != 3 or len(self.grid_dims) != 3:
             raise ValueError("SynthesisConfig: feature_dims and grid_dims need exactly 3 levels")
 

@@ -104,6 +104,11 @@ def synthesis_command(
         typer.Option(help="Compute the correction at 1/K resolution, K in 1, 2, 4 (a new run; default: as the "
                           "network or --init has it)."),
     ] = None,
+    error_inputs: Annotated[
+        bool,
+        typer.Option("--error-inputs", help="Let GridNet see each splatted frame's photometric error (a new run; "
+                                            "--init's network is widened with zero weights, so it starts as it was)."),
+    ] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -114,7 +119,7 @@ def synthesis_command(
         out_dir=out_dir, cache=cache, steps=steps, batch_size=batch_size, crop=crop, lr=lr, val_every=val_every,
         val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
         weights=tuple(_name_weight(item) for item in weight or ()), ema_decay=ema_decay,
-        disagreement_gate=disagreement_gate, correction_downscale=correction_downscale,
+        disagreement_gate=disagreement_gate, correction_downscale=correction_downscale, error_inputs=error_inputs,
     )
     config.check()
     result = _with_progress(steps, quiet, lambda on_step, on_message: train_residual(config, on_step, on_message))

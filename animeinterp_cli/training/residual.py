@@ -34,7 +34,7 @@ from animeinterp_cli.training.losses import mse
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.training.train import GRADIENT_CLIP, LOG_EVERY
 from animeinterp_cli.training.validation import ValidationScores, ValidationTriplet, load_validation, validate
-from models.animeinterp import AnimeInterp, load_animeinterp, resume_animeinterp, with_synthesis
+from models.animeinterp import AnimeInterp, load_animeinterp, resume_animeinterp, with_error_inputs, with_synthesis
 from models.checkpoint import save_checkpoint
 from models.classic import ClassicInterpolator
 from models.config import CORRECTION_DOWNSCALES, AnimeInterpConfig
@@ -70,6 +70,8 @@ class ResidualTrainConfig:
     disagreement_gate: float | None = None
     #: the network's correction resolution divisor (None: as the new network or ``init`` has it)
     correction_downscale: int | None = None
+    #: give the network (new, or ``init``'s, widened at zero) the splatted photometric errors
+    error_inputs: bool = False
     validation_dir: Path = field(default=VALIDATION_TRIPLETS)
     val_limit: int | None = None
 
@@ -106,6 +108,8 @@ class ResidualTrainConfig:
                                    f"got {self.correction_downscale}")
         if self.resume and self.correction_downscale is not None:
             raise AnimeInterpError("--correction-downscale sets up a new run; a resumed run keeps its network's")
+        if self.resume and self.error_inputs:
+            raise AnimeInterpError("--error-inputs sets up a new run; a resumed run keeps its network's")
 
 
 def learning_rate(config: ResidualTrainConfig, step: int) -> float:
@@ -194,7 +198,8 @@ def build_model(config: ResidualTrainConfig) -> AnimeInterp:
     """A new network at the classic start, or the weights of ``config.init`` with the
     correction as trained (a shipped file's export scale undone, so that training resumes
     from the run's own weights); with ``config.disagreement_gate`` or
-    ``config.correction_downscale``, those settings."""
+    ``config.correction_downscale``, those settings; with ``config.error_inputs``, the error
+    inputs (a trained network's widened at zero: it starts at its own output)."""
     if config.init is not None:
         model = load_animeinterp(config.init).float()
         if not model.config.synthesis.residual:
@@ -202,6 +207,8 @@ def build_model(config: ResidualTrainConfig) -> AnimeInterp:
         undo_export_scale(model, config.init)
     else:
         model = AnimeInterp(AnimeInterpConfig.guided_tiny() if config.tiny else AnimeInterpConfig.guided())
+    if config.error_inputs and not model.config.synthesis.error_inputs:
+        model = with_error_inputs(model)
     settings = {name: value for name, value in (("disagreement_gate", config.disagreement_gate),
                                                  ("correction_downscale", config.correction_downscale)) if value is not None}
     return with_synthesis(model, **settings).train() if settings else model

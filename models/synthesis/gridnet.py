@@ -47,14 +47,23 @@ class UpBlock(nn.Sequential):
 
 
 #: channels of GridNet's frame input: the splatted pair; with ``residual`` also their
-#: coverage-aware blend (3), the two coverages and the two input frames as they are (6)
+#: coverage-aware blend (3), the two coverages and the two input frames as they are (6);
+#: with ``error_inputs`` also the two splatted photometric errors
 FRAME_CHANNELS = 6
 RESIDUAL_FRAME_CHANNELS = FRAME_CHANNELS + 3 + 2 + 6
+ERROR_CHANNELS = 2
+
+
+def frame_channels(config: SynthesisConfig) -> int:
+    """How many channels GridNet's frame input has in ``config``."""
+    if not config.residual:
+        return FRAME_CHANNELS
+    return RESIDUAL_FRAME_CHANNELS + (ERROR_CHANNELS if config.error_inputs else 0)
 
 
 class GridNet(nn.Module):
-    """Inputs: the splatted frame pair (B, 6, H, W; with ``config.residual`` (B, 17, H, W), see
-    ``RESIDUAL_FRAME_CHANNELS``) and the splatted feature pairs at full, 1/2 and 1/4 resolution
+    """Inputs: the splatted frame pair (B, 6, H, W; with ``config.residual`` more, see
+    :func:`frame_channels`) and the splatted feature pairs at full, 1/2 and 1/4 resolution
     (B, 2·d_ℓ, ·, ·). Output: (B, 3, H, W), no activation; with ``config.residual`` the last
     convolution starts at zero (the output is a correction, 0 before training)."""
 
@@ -62,9 +71,8 @@ class GridNet(nn.Module):
         super().__init__()
         f1, f2, f3 = (2 * d for d in config.feature_dims)  # a splatted pair per level
         r0, r1, r2 = config.grid_dims
-        frame_channels = RESIDUAL_FRAME_CHANNELS if config.residual else FRAME_CHANNELS
         # declaration order = the checkpoint's key order
-        self.residual_model_head = LateralBlock(frame_channels, r0)
+        self.residual_model_head = LateralBlock(frame_channels(config), r0)
         self.residual_model_head1 = LateralBlock(f1, r0)
         self.residual_model_head2 = LateralBlock(f2, r1)
         self.residual_model_head3 = LateralBlock(f3, r2)

@@ -12,7 +12,7 @@ from animeinterp_cli.training.synthetic import render_synthetic
 from models.animeinterp import AnimeInterp, load_animeinterp
 from models.checkpoint import save_checkpoint
 from models.classic import ClassicInterpolator
-from models.config import AnimeInterpConfig
+from models.config import AnimeInterpConfig, SynthesisConfig
 from models.pipeline import AnimeInterpPipeline
 
 
@@ -22,14 +22,19 @@ def _pair(seed: int, size=(96, 128)):
     return to_tensor(triplet.frame0), to_tensor(triplet.frame1)
 
 
+def _with_errors(config: AnimeInterpConfig) -> AnimeInterpConfig:
+    return replace(config, synthesis=replace(config.synthesis, error_inputs=True))
+
+
 def _downscaled(config: AnimeInterpConfig, factor: int = 2) -> AnimeInterpConfig:
     return replace(config, synthesis=replace(config.synthesis, correction_downscale=factor))
 
 
 @pytest.mark.parametrize(
     "config",
-    [AnimeInterpConfig.guided(), AnimeInterpConfig.guided_tiny(), _downscaled(AnimeInterpConfig.guided_tiny(), 4)],
-    ids=["guided", "tiny", "tiny-quarter-resolution"],
+    [AnimeInterpConfig.guided(), AnimeInterpConfig.guided_tiny(), _downscaled(AnimeInterpConfig.guided_tiny(), 4),
+     _with_errors(AnimeInterpConfig.guided_tiny())],
+    ids=["guided", "tiny", "tiny-quarter-resolution", "tiny-error-inputs"],
 )
 @pytest.mark.parametrize("t", [0.25, 0.5, 0.8])
 def test_untrained_guided_network_reproduces_classic_exactly(config, t):
@@ -187,3 +192,38 @@ def test_weightless_settings_change_without_touching_the_weights_and_bad_ones_ar
     free = AnimeInterpConfig.guided_tiny()
     with pytest.raises(ValueError, match="correction='mix'"):
         replace(free, synthesis=replace(free.synthesis, correction="free", correction_downscale=2))
+
+
+def test_the_splatted_errors_are_the_photometric_errors_moved_to_t():
+    """Known answer: with zero flow nothing moves, so each frame's splatted error is its
+    mean absolute RGB difference from the other frame, pixel by pixel."""
+    model = AnimeInterp(_with_errors(AnimeInterpConfig.guided_tiny())).eval()
+    img0, img1 = _pair(5)
+    still = torch.zeros(1, 2, *img0.shape[-2:])
+    with torch.no_grad():
+        errors = model.splatted_errors(model.estimate(img0, img1, still, still), torch.full((1, 1, 1, 1), 0.5))
+    expected = (img0 - img1).abs().mean(dim=1, keepdim=True)
+    for error in errors:
+        torch.testing.assert_close(error, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_error_inputs_added_to_a_trained_network_start_at_its_output_and_then_count():
+    from models.animeinterp import with_error_inputs
+
+    torch.manual_seed(0)
+    trained = AnimeInterp(AnimeInterpConfig.guided_tiny()).eval()
+    with torch.no_grad():
+        trained.synnet.residual_model_tail[-1].weight.normal_(0, 0.2)
+    widened = with_error_inputs(trained).eval()
+    assert widened.config.synthesis.error_inputs and not widened.training
+    img0, img1 = _pair(6)
+    half = torch.tensor([0.5])
+    before, after = (AnimeInterpPipeline(net, "dis") for net in (trained, widened))
+    with torch.no_grad():
+        assert torch.equal(before(img0, img1, half), after(img0, img1, half))
+        widened.synnet.residual_model_head[1].weight[:, -2:].fill_(1.0)
+        assert not torch.equal(before(img0, img1, half), after(img0, img1, half))
+    with pytest.raises(ValueError, match="does not have them"):
+        with_error_inputs(widened)
+    with pytest.raises(ValueError, match="error_inputs needs residual=True"):
+        SynthesisConfig(error_inputs=True)

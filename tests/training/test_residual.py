@@ -206,6 +206,7 @@ def test_validation_starts_at_exactly_the_classic_score(cache, tmp_path, samples
         ({"disagreement_gate": float("nan")}, "--disagreement-gate must be a positive number"),
         ({"correction_downscale": 3}, "--correction-downscale must be one of"),
         ({"correction_downscale": 2, "resume": True}, "nothing to resume"),
+        ({"error_inputs": True, "resume": True}, "nothing to resume"),
     ],
 )
 def test_bad_settings_are_refused_in_one_line(cache, tmp_path, changes, message):
@@ -341,3 +342,19 @@ def test_a_downscaled_correction_set_on_a_trained_network_keeps_its_weights(cach
     # and ships with the setting
     export_weights(tmp_path / "trained.pt", tmp_path / "shipped.pt", settings={"correction_downscale": 2})
     assert load_animeinterp(tmp_path / "shipped.pt").config == half.config
+
+
+def test_a_run_with_error_inputs_starts_from_init_at_its_output_and_trains(cache, tmp_path):
+    from animeinterp_cli.training.residual import build_model
+
+    torch.manual_seed(0)
+    trained = AnimeInterp(AnimeInterpConfig.guided_tiny())
+    with torch.no_grad():
+        trained.synnet.residual_model_tail[-1].weight.normal_(0, 0.2)
+    save_checkpoint(tmp_path / "trained.pt", trained, trained.config.to_dict())
+    widened = build_model(_config(tmp_path, cache, init=tmp_path / "trained.pt", error_inputs=True))
+    assert widened.config.synthesis.error_inputs
+    batch = next(_batches(CachedTriplets(open_cache(cache), crop=40, margin=4), 2, 0, seed=0))
+    with torch.no_grad():
+        assert torch.equal(residual_step(widened, batch, 4), residual_step(trained.train(), batch, 4))
+    assert train_residual(_config(tmp_path, cache, init=tmp_path / "trained.pt", error_inputs=True))["step"] == 4
