@@ -109,6 +109,9 @@ def synthesis_command(
         typer.Option("--error-inputs", help="Let GridNet see each splatted frame's photometric error (a new run; "
                                             "--init's network is widened with zero weights, so it starts as it was)."),
     ] = False,
+    loss: Annotated[
+        str, typer.Option(help="Frame loss: mse, or psnr (−PSNR per window, averaged, as validation measures).")
+    ] = "mse",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -120,6 +123,7 @@ def synthesis_command(
         val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
         weights=tuple(_name_weight(item) for item in weight or ()), ema_decay=ema_decay,
         disagreement_gate=disagreement_gate, correction_downscale=correction_downscale, error_inputs=error_inputs,
+        loss=loss,
     )
     config.check()
     result = _with_progress(steps, quiet, lambda on_step, on_message: train_residual(config, on_step, on_message))

@@ -30,7 +30,7 @@ from animeinterp_cli.errors import AnimeInterpError, InputError
 from animeinterp_cli.training.cache import CachedTriplets, CacheSettings, open_cache
 from animeinterp_cli.training.dataset import VALIDATION_TRIPLETS
 from animeinterp_cli.training.export import undo_export_scale
-from animeinterp_cli.training.losses import mse
+from animeinterp_cli.training.losses import mse, negative_psnr
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.training.train import GRADIENT_CLIP, LOG_EVERY
 from animeinterp_cli.training.validation import ValidationScores, ValidationTriplet, load_validation, validate
@@ -39,6 +39,8 @@ from models.checkpoint import save_checkpoint
 from models.classic import ClassicInterpolator
 from models.config import CORRECTION_DOWNSCALES, AnimeInterpConfig
 
+#: the frame losses a run may train on (``ResidualTrainConfig.loss``)
+LOSSES = {"mse": mse, "psnr": negative_psnr}
 #: the worst per-triplet loss against classic a checkpoint may have and still be shipped
 MAX_TRIPLET_LOSS_DB = 0.1
 WARMUP_STEPS = 200
@@ -72,6 +74,8 @@ class ResidualTrainConfig:
     correction_downscale: int | None = None
     #: give the network (new, or ``init``'s, widened at zero) the splatted photometric errors
     error_inputs: bool = False
+    #: the frame loss (:data:`LOSSES`): "mse", or "psnr" (−PSNR per window, averaged)
+    loss: str = "mse"
     validation_dir: Path = field(default=VALIDATION_TRIPLETS)
     val_limit: int | None = None
 
@@ -108,6 +112,8 @@ class ResidualTrainConfig:
                                    f"got {self.correction_downscale}")
         if self.resume and self.correction_downscale is not None:
             raise AnimeInterpError("--correction-downscale sets up a new run; a resumed run keeps its network's")
+        if self.loss not in LOSSES:
+            raise AnimeInterpError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.resume and self.error_inputs:
             raise AnimeInterpError("--error-inputs sets up a new run; a resumed run keeps its network's")
 
@@ -128,8 +134,8 @@ def trainable_parameters(model: AnimeInterp) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def residual_step(model: AnimeInterp, batch: dict[str, torch.Tensor], margin: int) -> torch.Tensor:
-    """The frame loss (MSE, see :func:`.losses.mse`) of one batch of cached windows, on their centres."""
+def residual_step(model: AnimeInterp, batch: dict[str, torch.Tensor], margin: int, loss: str = "mse") -> torch.Tensor:
+    """The frame loss (:data:`LOSSES`, MSE by default) of one batch of cached windows, on their centres."""
     img0, img1 = batch["frame0"], batch["frame1"]
     t = batch["t"].float().view(-1, 1, 1, 1)
     motion = model.feature_pyramids((torch.cat((img0, img1)) * 2 - 1).contiguous(memory_format=torch.channels_last))
@@ -137,7 +143,7 @@ def residual_step(model: AnimeInterp, batch: dict[str, torch.Tensor], margin: in
     splats = {key: batch[key] for key in ("warped0", "warped1", "cover0", "cover1")}
     frame = model.refine_blend(img0, img1, motion, splats, t)
     centre = slice(margin, frame.shape[-1] - margin)
-    return mse(frame[..., centre, centre], batch["frame_t"][..., centre, centre])
+    return LOSSES[loss](frame[..., centre, centre], batch["frame_t"][..., centre, centre])
 
 
 def source_weights(dataset: CachedTriplets, weights: tuple[tuple[str, float], ...]) -> np.ndarray:
@@ -287,7 +293,7 @@ def train_residual(
             break
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
-        loss = residual_step(model, batch, config.margin)
+        loss = residual_step(model, batch, config.margin, config.loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], GRADIENT_CLIP)

@@ -207,6 +207,7 @@ def test_validation_starts_at_exactly_the_classic_score(cache, tmp_path, samples
         ({"correction_downscale": 3}, "--correction-downscale must be one of"),
         ({"correction_downscale": 2, "resume": True}, "nothing to resume"),
         ({"error_inputs": True, "resume": True}, "nothing to resume"),
+        ({"loss": "l1"}, "--loss must be one of mse, psnr"),
     ],
 )
 def test_bad_settings_are_refused_in_one_line(cache, tmp_path, changes, message):
@@ -358,3 +359,22 @@ def test_a_run_with_error_inputs_starts_from_init_at_its_output_and_trains(cache
     with torch.no_grad():
         assert torch.equal(residual_step(widened, batch, 4), residual_step(trained.train(), batch, 4))
     assert train_residual(_config(tmp_path, cache, init=tmp_path / "trained.pt", error_inputs=True))["step"] == 4
+
+
+def test_the_psnr_loss_is_minus_the_mean_per_image_psnr():
+    """Known answers: images off by 0.1 and by 0.01 everywhere have MSEs 1e-2 and 1e-4, so
+    PSNRs (with the 1e-4 floor) 10·log10(1/0.0101) and 10·log10(1/0.0002), averaged."""
+    from animeinterp_cli.training.losses import negative_psnr
+
+    target = torch.full((2, 3, 8, 8), 0.5)
+    prediction = target + torch.tensor([0.1, 0.01]).view(2, 1, 1, 1)
+    expected = (10 * np.log10(0.0101) + 10 * np.log10(0.0002)) / 2
+    assert float(negative_psnr(prediction, target)) == pytest.approx(expected, abs=1e-4)
+
+
+def test_a_run_trains_on_the_psnr_loss(cache, tmp_path):
+    result = train_residual(_config(tmp_path, cache, loss="psnr"))
+    assert result["step"] == 4
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+              if "loss" in json.loads(line)]
+    assert losses and all(-40 <= value < 0 for value in losses)  # −PSNR in dB, floored at 40
