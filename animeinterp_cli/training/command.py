@@ -136,8 +136,12 @@ def synthesis_command(
 
 @train_app.command("export")
 def export_command(
-    run_dir: Annotated[Path, typer.Argument(help="A `train synthesis` run folder (its best.pt is shipped).")],
     to: Annotated[Path, typer.Option(help="The weights folder whose [default] entry is written.")],
+    run_dir: Annotated[
+        Optional[Path],
+        typer.Argument(help="A `train synthesis` run folder (its best.pt is shipped); without it, the default "
+                            "shipped in --to is written again with the settings given, its provenance kept."),
+    ] = None,
     cache: Annotated[Optional[Path], typer.Option(help="The training cache, to record what the data was.")] = None,
     checkpoint: Annotated[
         Optional[Path], typer.Option(help="Ship this checkpoint of the run instead of its best.pt (e.g. last.pt).")
@@ -156,7 +160,7 @@ def export_command(
     ] = None,
 ) -> None:
     """Ship a run's weights as the default: fp16 file, sha256 and provenance in manifest.toml."""
-    from animeinterp_cli.training.export import export_default
+    from animeinterp_cli.training.export import export_default, reexport_default
     from models.config import CORRECTION_DOWNSCALES
 
     if not 0 < correction_scale <= 1:
@@ -166,8 +170,13 @@ def export_command(
     figures = dict(_name_weight(item) for item in quality or ())
     settings = {name: value for name, value in (("disagreement_gate", disagreement_gate),
                                                  ("correction_downscale", correction_downscale)) if value is not None}
-    entry = export_default(run_dir, to, cache, source=checkpoint, correction_scale=correction_scale,
-                           settings=settings, quality=figures)
+    if run_dir is None:
+        if cache is not None or checkpoint is not None:
+            raise typer.BadParameter("--cache and --checkpoint describe a run: give its RUN_DIR", param_hint="RUN_DIR")
+        entry = reexport_default(to, correction_scale, settings, figures)
+    else:
+        entry = export_default(run_dir, to, cache, source=checkpoint, correction_scale=correction_scale,
+                               settings=settings, quality=figures)
     console.stderr.print(f"{to / entry['file']}: {entry['samples_seen']} samples, sha256 {entry['sha256'][:12]}…")
 
 

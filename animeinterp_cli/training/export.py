@@ -5,6 +5,8 @@ with its configuration, as :func:`models.animeinterp.load_animeinterp` reads it)
 ``[default]`` table of ``weights_dir/manifest.toml``: file, sha256, guidance, config, data,
 samples seen, training wall time and the validation figures of that checkpoint (from the
 run's ``log.jsonl``). Other tables of the manifest are kept as they are.
+``reexport_default(weights_dir)`` writes the shipped default again with other weightless
+settings or correction scale, keeping its provenance.
 """
 
 from __future__ import annotations
@@ -77,10 +79,7 @@ def export_default(
         "file": DEFAULT_FILE,
         "sha256": digest,
         "guidance": config.guidance,
-        "config": f"no RFR, softmax splatting, residual GridNet (features {list(config.synthesis.feature_dims)}, "
-                  f"grid {list(config.synthesis.grid_dims)}), correction {config.synthesis.correction!r}, "
-                  f"disagreement gate {config.synthesis.disagreement_gate}, "
-                  f"correction at 1/{config.synthesis.correction_downscale} resolution",
+        "config": _describe(config),
         "sampling": ", ".join(f"{name} ×{w}" for name, w in
                               read_checkpoint(source or run_dir / "best.pt").extra.get("train", {}).get("weights", ()))
                     or "uniform",
@@ -98,13 +97,56 @@ def export_default(
             "validation_worst_gain_db": round(float(record["val_worst_gain"]), 3),
             "validation": "12 sample triplets, standard protocol (uint8 PSNR), against classic on each",
         })
+    _write_default_entry(weights_dir, entry)
+    return entry
+
+
+#: what a ``[default]`` entry says of how its weights were trained (kept by a re-export)
+PROVENANCE_KEYS = ("name", "file", "guidance", "sampling", "data", "samples_seen", "steps", "train_wall_s")
+
+
+def reexport_default(
+    weights_dir: Path, correction_scale: float = 1.0, settings: dict | None = None, quality: dict | None = None
+) -> dict:
+    """Write the shipped default of ``weights_dir`` again, its correction scaled by
+    ``correction_scale`` and with the weightless synthesis ``settings`` (as :func:`export_weights`):
+    the same trained weights, so the entry keeps its provenance (:data:`PROVENANCE_KEYS`); the
+    figures measured on the previous file are dropped, ``quality`` is recorded. Returns the entry."""
+    weights_dir = Path(weights_dir)
+    manifest = weights_dir / "manifest.toml"
+    tables = tomllib.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
+    old = tables.get("default")
+    if not isinstance(old, dict) or not (weights_dir / str(old.get("file", ""))).is_file():
+        raise InputError(f"{weights_dir} has no shipped default to re-export (no [default] entry with its file)")
+    target = weights_dir / old["file"]
+    temporary = target.with_name(f".{target.name}.tmp")
+    digest = export_weights(target, temporary, correction_scale, settings)
+    os.replace(temporary, target)
+    entry = {key: old[key] for key in PROVENANCE_KEYS if key in old}
+    entry.update({"sha256": digest, "config": _describe(load_animeinterp(target).config),
+                  "correction_scale": exported_correction_scale(target), **(quality or {})})
+    _write_default_entry(weights_dir, entry)
+    return entry
+
+
+def _describe(config) -> str:
+    """The manifest's one-line description of a residual synthesis configuration."""
+    synthesis = config.synthesis
+    return (f"no RFR, softmax splatting, residual GridNet (features {list(synthesis.feature_dims)}, "
+            f"grid {list(synthesis.grid_dims)}), correction {synthesis.correction!r}, "
+            f"disagreement gate {synthesis.disagreement_gate}, "
+            f"correction at 1/{synthesis.correction_downscale} resolution"
+            + (", splatted errors as inputs" if synthesis.error_inputs else ""))
+
+
+def _write_default_entry(weights_dir: Path, entry: dict) -> None:
+    """Replace the ``[default]`` table of ``weights_dir/manifest.toml`` (atomically; the others kept)."""
     manifest = weights_dir / "manifest.toml"
     tables = tomllib.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
     tables["default"] = entry
     temporary = manifest.with_suffix(".tmp")
     temporary.write_text(_to_toml(tables), encoding="utf-8")
     os.replace(temporary, manifest)
-    return entry
 
 
 def export_weights(

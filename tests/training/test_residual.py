@@ -378,3 +378,48 @@ def test_a_run_trains_on_the_psnr_loss(cache, tmp_path):
     losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()
               if "loss" in json.loads(line)]
     assert losses and all(-40 <= value < 0 for value in losses)  # −PSNR in dB, floored at 40
+
+
+def test_reexporting_the_default_keeps_its_provenance_and_drops_old_figures(tmp_path, capsys):
+    import tomllib
+
+    from animeinterp_cli.training.export import DEFAULT_FILE, export_weights
+    from animeinterp_cli.weights import sha256_of
+    from tests.test_cli import run_cli
+
+    torch.manual_seed(0)
+    trained = AnimeInterp(AnimeInterpConfig.guided_tiny())
+    with torch.no_grad():
+        trained.synnet.residual_model_tail[-1].bias.fill_(0.2)
+    save_checkpoint(tmp_path / "best.pt", trained, trained.config.to_dict())
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    export_weights(tmp_path / "best.pt", weights / DEFAULT_FILE, correction_scale=0.5)
+    (weights / "manifest.toml").write_text(
+        f'[default]\nfile = "{DEFAULT_FILE}"\nsamples_seen = 800\ndata = "clips"\nframes_gain_db = 0.3\n'
+        '[other]\nfile = "x.pt"\n')
+
+    code, _ = run_cli(capsys, "train", "export", "--to", weights, "--correction-downscale", "2",
+                      "--quality", "frames_gain_db=0.31")
+    assert code == 0
+    manifest = tomllib.loads((weights / "manifest.toml").read_text())
+    entry = manifest["default"]
+    assert manifest["other"] == {"file": "x.pt"}
+    assert entry["samples_seen"] == 800 and entry["data"] == "clips" and entry["frames_gain_db"] == 0.31
+    assert entry["sha256"] == sha256_of(weights / DEFAULT_FILE) and entry["correction_scale"] == 0.5
+    assert "correction at 1/2 resolution" in entry["config"]
+    shipped = load_animeinterp(weights / DEFAULT_FILE)
+    assert shipped.config.synthesis.correction_downscale == 2
+    torch.testing.assert_close(shipped.synnet.residual_model_tail[-1].bias, torch.full((3,), 0.1).half().float())
+    # without --quality the old file's figures are not carried over to the new one
+    assert run_cli(capsys, "train", "export", "--to", weights)[0] == 0
+    assert "frames_gain_db" not in tomllib.loads((weights / "manifest.toml").read_text())["default"]
+
+
+def test_reexport_refuses_a_folder_without_a_default_and_run_options_without_a_run(tmp_path, capsys):
+    from tests.test_cli import run_cli
+
+    code, err = run_cli(capsys, "train", "export", "--to", tmp_path)
+    assert code == 1 and "no shipped default to re-export" in err and err.strip().count("\n") == 0
+    code, err = run_cli(capsys, "train", "export", "--to", tmp_path, "--checkpoint", tmp_path / "last.pt")
+    assert code == 2 and "give its RUN_DIR" in err
