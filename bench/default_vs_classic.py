@@ -1,6 +1,6 @@
 """The learned default against the classic method, through `animeinterp frames`, on the sample triplets.
 
-    .venv/bin/python bench/default_vs_classic.py [--weights-dir DIR] [--sides OUT_DIR]
+    .venv/bin/python bench/default_vs_classic.py [--weights-dir DIR] [--sides OUT_DIR] [--precision fp32]
 
 For each triplet of ``../shared/samples/triplets`` the command ``animeinterp frames IN OUT``
 runs on its frame1 and frame3 once **with no flags** (what a user gets: the default weights
@@ -10,7 +10,8 @@ uint8 PSNR). Prints both per triplet, the mean, the worst per-triplet difference
 over the large-motion triplets (``large_motion`` in their meta.json), and the issue's bar:
 mean ≥ classic + 0.4 dB, no triplet worse by more than 0.1 dB, better on large motion.
 ``--sides DIR`` writes frame1 | classic | default | truth side by side for the large-motion
-triplets (PNG).
+triplets (PNG). ``--precision P`` passes ``--precision P`` to both runs (without it the tool
+decides: bf16 on CPUs with AMX, fp32 on others, so the figures can differ by machine).
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def main() -> None:
     parser.add_argument("--weights-dir", type=Path, help="evaluate this weights folder as the default (a candidate)")
     parser.add_argument("--sides", type=Path, help="write side-by-side PNGs of the large-motion triplets here")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], help="pass --precision to both runs")
     args = parser.parse_args()
+    flags = ["--precision", args.precision] if args.precision else []
     if args.weights_dir:
         os.environ["ANIMEINTERP_WEIGHTS"] = str(args.weights_dir.resolve())
     import torch
@@ -70,10 +73,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for index, triplet in enumerate(find_dataset(args.triplets).triplets):
             frame0, truth, frame1 = load_frames(triplet)
-            default, summary = run_frames(frame0, frame1, ["-q"] if index else [], Path(tmp))
+            default, summary = run_frames(frame0, frame1, (["-q"] if index else []) + flags, Path(tmp))
             if index == 0:
-                print(f"no flags: {summary}")
-            classic, _ = run_frames(frame0, frame1, ["-q", "--model", "classic"], Path(tmp))
+                print(f"{' '.join(flags) or 'no flags'}: {summary}")
+            classic, _ = run_frames(frame0, frame1, ["-q", "--model", "classic", *flags], Path(tmp))
             meta_file = triplet.frames[0].parent / "meta.json"
             meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
             scores = {name: metrics.score("standard", image.astype(np.float32) / 255, truth).psnr

@@ -51,9 +51,11 @@ class AnimeInterp(FrameInterpolator):
         self.synnet = GridNet(config.synthesis)
         self.splatting = ForwardSplatting(config.splat)
         self.importance = ImportanceMetric(config.importance_scale) if config.splat == "soft" else None
-        #: GridNet's two stride-2 levels must line up with its upsampled maps (at the
-        #: correction's resolution, which is the frames' / correction_downscale)
-        self.size_multiple = 4 * config.synthesis.correction_downscale
+        #: GridNet's two stride-2 levels must line up with its upsampled maps: the paper's
+        #: network needs frames of a multiple of 4; a residual synthesis pads its correction
+        #: branch itself (see :meth:`_pad_for_correction`), so the guidance and the classic
+        #: blend see the frames as they are
+        self.size_multiple = 1 if config.synthesis.residual else 4
         # channels-last: oneDNN's 3x3 convolutions ran up to 1.8x faster on the AVX-512 CPU
         # we measured (GridNet ~1.2x overall), and it suits CUDA tensor cores; inputs are
         # converted in estimate/synthesize
@@ -117,9 +119,19 @@ class AnimeInterp(FrameInterpolator):
             motion[f"features0_{level}"], motion[f"features1_{level}"] = features[:batch], features[batch:]
         return motion
 
+    def _pad_for_correction(self, maps: torch.Tensor) -> torch.Tensor:
+        """``maps`` (B, C, H, W) edge-replicated at the bottom and right to the size the
+        correction branch works at: a multiple of 4 at 1/``correction_downscale`` resolution."""
+        multiple = 4 * self.config.synthesis.correction_downscale
+        height, width = maps.shape[-2:]
+        pad_h, pad_w = (-height) % multiple, (-width) % multiple
+        return F.pad(maps, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else maps
+
     def _to_correction_resolution(self, maps: torch.Tensor) -> torch.Tensor:
-        """``maps`` (B, C, H, W) average-pooled by ``correction_downscale`` (as they are at 1)."""
+        """``maps`` (B, C, H, W) padded (:meth:`_pad_for_correction`) and average-pooled by
+        ``correction_downscale``."""
         factor = self.config.synthesis.correction_downscale
+        maps = self._pad_for_correction(maps)
         return maps if factor == 1 else F.avg_pool2d(maps, factor)
 
     @staticmethod
@@ -142,8 +154,8 @@ class AnimeInterp(FrameInterpolator):
         if t.shape[0] != img0.shape[0]:
             raise ValueError(f"need one t per pair: {t.shape[0]} values for {img0.shape[0]} pairs")
         if self.config.synthesis.residual:
-            # full-resolution features ride with the frames; downscaled ones are splatted alone
-            full = self.config.synthesis.correction_downscale == 1
+            # features of the frames' own size ride with the frames; others are splatted alone
+            full = motion["features0_1"].shape[-2:] == img0.shape[-2:]
             splats = splat_frames(
                 img0, img1, motion["flow01"], motion["flow10"], motion["metric0"], motion["metric1"], t,
                 motion["features0_1"] if full else None, motion["features1_1"] if full else None,
@@ -174,16 +186,18 @@ class AnimeInterp(FrameInterpolator):
         correction, which sees the splatted frames, the blend, both coverages, the input frames
         and the splatted feature pyramids, scaled by the frames' :func:`disagreement` when the
         configuration has a ``disagreement_gate``. GridNet runs at the correction's resolution
-        (``correction_downscale``); its mix coefficients are upsampled to the frames'. ``t``
-        (B, 1, 1, 1). Returns (B, 3, H, W) fp32 in [0, 1]."""
+        (``correction_downscale``), on frames padded to its size multiple; its mix coefficients
+        are upsampled and cropped to the frames'. ``t`` (B, 1, 1, 1). Returns (B, 3, H, W) fp32
+        in [0, 1]."""
         base = coverage_blend(img0, img1, splats, t)
+        pad = self._pad_for_correction
         features0, features1 = (
             [
                 splats[f"riders{i}"] if f"riders{i}" in splats else self.splatting.splat_features(
-                    (motion[f"features{i}_1"],), scale * motion[f"flow{i}{1 - i}"], motion[f"metric{i}"])[0],
+                    (motion[f"features{i}_1"],), pad(scale * motion[f"flow{i}{1 - i}"]), pad(motion[f"metric{i}"]))[0],
                 *self.splatting.splat_features(
-                    tuple(motion[f"features{i}_{level}"] for level in LEVELS[1:]), scale * motion[f"flow{i}{1 - i}"],
-                    motion[f"metric{i}"],
+                    tuple(motion[f"features{i}_{level}"] for level in LEVELS[1:]),
+                    pad(scale * motion[f"flow{i}{1 - i}"]), pad(motion[f"metric{i}"]),
                 ),
             ]
             for i, scale in ((0, t), (1, 1 - t))
@@ -200,6 +214,7 @@ class AnimeInterp(FrameInterpolator):
         factor = self.config.synthesis.correction_downscale
         if factor != 1:
             correction = F.interpolate(correction, scale_factor=factor, mode="bilinear", align_corners=False)
+        correction = correction[..., : base.shape[-2], : base.shape[-1]]
         if self.config.synthesis.correction == "mix":
             candidates = (splats["warped0"], splats["warped1"], (1 - t) * img0.float() + t * img1.float())
             correction = sum(correction[:, k : k + 1] * (candidate - base) for k, candidate in enumerate(candidates))

@@ -122,9 +122,11 @@ def reexport_default(
     temporary = target.with_name(f".{target.name}.tmp")
     digest = export_weights(target, temporary, correction_scale, settings)
     os.replace(temporary, target)
-    entry = {key: old[key] for key in PROVENANCE_KEYS if key in old}
-    entry.update({"sha256": digest, "config": _describe(load_animeinterp(target).config),
-                  "correction_scale": exported_correction_scale(target), **(quality or {})})
+    rewritten = {"sha256": digest, "config": _describe(load_animeinterp(target).config),
+                 "correction_scale": exported_correction_scale(target)}
+    # the old entry's order, without the figures measured on the old file
+    entry = {key: value for key, value in old.items() if key in PROVENANCE_KEYS or key in rewritten}
+    entry.update({**rewritten, **(quality or {})})
     _write_default_entry(weights_dir, entry)
     return entry
 

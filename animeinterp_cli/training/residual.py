@@ -242,10 +242,6 @@ def train_residual(
         model = build_model(config)
         step, best_psnr, elapsed, samples = 0, -math.inf, 0.0, 0
     model.train()
-    window = config.crop + 2 * config.margin
-    if window % model.size_multiple:
-        raise AnimeInterpError(f"crop + 2·margin ({window}) must be a multiple of {model.size_multiple} "
-                               f"for this network (its correction is at 1/{model.config.synthesis.correction_downscale})")
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=1e-4)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])

@@ -37,11 +37,12 @@ def _downscaled(config: AnimeInterpConfig, factor: int = 2) -> AnimeInterpConfig
     ids=["guided", "tiny", "tiny-quarter-resolution", "tiny-error-inputs"],
 )
 @pytest.mark.parametrize("t", [0.25, 0.5, 0.8])
-def test_untrained_guided_network_reproduces_classic_exactly(config, t):
+@pytest.mark.parametrize("size", [(96, 128), (90, 117)], ids=["multiple-of-16", "odd"])
+def test_untrained_guided_network_reproduces_classic_exactly(config, t, size):
     torch.manual_seed(0)
     network = AnimeInterpPipeline(AnimeInterp(config).eval(), "dis")
     classic = ClassicInterpolator()
-    img0, img1 = _pair(1)
+    img0, img1 = _pair(1, size)
     times = torch.tensor([t])
     with torch.no_grad():
         assert torch.equal(network(img0, img1, times), classic(img0, img1, times))
@@ -158,11 +159,12 @@ def test_scaling_the_correction_scales_the_output_change():
 
 def test_a_downscaled_correction_mixes_at_full_resolution():
     """Known answers: a coefficient of 1 on the cross-fade gives the full-resolution cross-fade
-    at half resolution too (a constant upsamples to itself); a still pair stays the frame."""
+    at half resolution too (a constant upsamples to itself), also on frames of no multiple of
+    8 (the correction branch pads them); a still pair stays the frame."""
     torch.manual_seed(0)
     config = _downscaled(AnimeInterpConfig.guided_tiny())
     model = AnimeInterp(replace(config, synthesis=replace(config.synthesis, disagreement_gate=None))).eval()
-    assert model.size_multiple == 8
+    assert model.size_multiple == 1
     img0, img1 = _pair(3)
     still = torch.zeros(1, 2, *img0.shape[-2:])
     half = torch.tensor([0.5])
@@ -170,10 +172,11 @@ def test_a_downscaled_correction_mixes_at_full_resolution():
         model.synnet.residual_model_tail[-1].bias.copy_(torch.tensor([0.0, 0.0, 1.0]))
         out = model.synthesize(img0, img1, model.estimate(img0, img1, still, still), half)
         kept = model.synthesize(img0, img0, model.estimate(img0, img0, still, still), half)
+        odd0, odd1 = img0[..., :90, :117], img1[..., :90, :117]
+        odd = model.synthesize(odd0, odd1, model.estimate(odd0, odd1, still[..., :90, :117], still[..., :90, :117]), half)
     assert torch.allclose(out, (img0 + img1) / 2, atol=1e-6)
     assert (kept - img0).abs().max() < 1e-6
-    with pytest.raises(ValueError, match="multiple of 8"):
-        model.estimate(img0[..., :92], img1[..., :92])
+    assert torch.allclose(odd, (odd0 + odd1) / 2, atol=1e-6)
 
 
 def test_weightless_settings_change_without_touching_the_weights_and_bad_ones_are_refused():
