@@ -147,8 +147,10 @@ def export_command(
         Optional[Path], typer.Option(help="Ship this checkpoint of the run instead of its best.pt (e.g. last.pt).")
     ] = None,
     correction_scale: Annotated[
-        float, typer.Option(help="Scale the learned correction by this factor (1 = as trained).")
-    ] = 1.0,
+        Optional[float],
+        typer.Option(help="The correction's strength relative to the weights as trained, in (0, 1] (default: "
+                          "1 for a run; the shipped file's own for a re-export)."),
+    ] = None,
     disagreement_gate: Annotated[
         Optional[float], typer.Option(min=1e-3, help="Ship the network with this disagreement gate.")
     ] = None,
@@ -163,7 +165,7 @@ def export_command(
     from animeinterp_cli.training.export import export_default, reexport_default
     from models.config import CORRECTION_DOWNSCALES
 
-    if not 0 < correction_scale <= 1:
+    if correction_scale is not None and not 0 < correction_scale <= 1:
         raise typer.BadParameter("must be in (0, 1]", param_hint="--correction-scale")
     if correction_downscale is not None and correction_downscale not in CORRECTION_DOWNSCALES:
         raise typer.BadParameter(f"must be one of {CORRECTION_DOWNSCALES}", param_hint="--correction-downscale")

@@ -62,7 +62,7 @@ def data_summary(cache: Path) -> str:
 
 def export_default(
     run_dir: Path, weights_dir: Path, cache: Path | None = None, *, source: Path | None = None,
-    correction_scale: float = 1.0, settings: dict | None = None, quality: dict | None = None,
+    correction_scale: float | None = None, settings: dict | None = None, quality: dict | None = None,
 ) -> dict:
     """Ship ``run_dir/best.pt`` (or ``source``, a checkpoint of that run) as the default, its
     correction scaled by ``correction_scale`` and with the weightless synthesis ``settings``
@@ -90,7 +90,7 @@ def export_default(
         "correction_scale": exported_correction_scale(target),  # relative to the weights as trained
         **(quality or {}),
     }
-    if correction_scale == 1.0 and not settings:  # the run's own validation describes the shipped weights
+    if correction_scale in (None, 1.0) and not settings:  # the run's own validation describes the shipped weights
         entry.update({
             "validation_psnr": round(float(record["val_psnr"]), 3),
             "validation_gain_db": round(float(record["val_gain"]), 3),
@@ -106,7 +106,7 @@ PROVENANCE_KEYS = ("name", "file", "guidance", "sampling", "data", "samples_seen
 
 
 def reexport_default(
-    weights_dir: Path, correction_scale: float = 1.0, settings: dict | None = None, quality: dict | None = None
+    weights_dir: Path, correction_scale: float | None = None, settings: dict | None = None, quality: dict | None = None
 ) -> dict:
     """Write the shipped default of ``weights_dir`` again, its correction scaled by
     ``correction_scale`` and with the weightless synthesis ``settings`` (as :func:`export_weights`):
@@ -152,21 +152,23 @@ def _write_default_entry(weights_dir: Path, entry: dict) -> None:
 
 
 def export_weights(
-    source: Path, target: Path, correction_scale: float = 1.0, settings: dict | None = None
+    source: Path, target: Path, correction_scale: float | None = None, settings: dict | None = None
 ) -> str:
     """Write the weights of ``source`` (e.g. a run's ``best.pt``) to ``target`` in fp16 storage,
     with their configuration, as :func:`models.animeinterp.load_animeinterp` reads them (it
-    loads fp16 tensors into the fp32 model), its correction scaled by ``correction_scale`` and
-    with the weightless synthesis ``settings`` (:func:`models.animeinterp.with_synthesis`, e.g.
-    ``{"disagreement_gate": 0.3}``). Returns the file's sha256 (for the manifest)."""
+    loads fp16 tensors into the fp32 model), with the weightless synthesis ``settings``
+    (:func:`models.animeinterp.with_synthesis`, e.g. ``{"disagreement_gate": 0.3}``) and the
+    correction at ``correction_scale`` of its strength *as trained* (``source`` may itself be
+    an exported file: its own scale is undone first; None keeps it). The scale is stored in
+    the file. Returns the file's sha256 (for the manifest)."""
     model = shippable_model(source)
     if settings:
         model = with_synthesis(model, **settings)
-    if correction_scale != 1.0:
-        model.scale_correction(correction_scale)
+    scale = exported_correction_scale(source)
+    if correction_scale is not None and correction_scale != scale:
+        model.scale_correction(correction_scale / scale)
+        scale = correction_scale
     model = model.half()
-    # the scale relative to the weights as trained (``source`` may itself be an exported file)
-    scale = correction_scale * exported_correction_scale(source)
     save_checkpoint(target, model, model.config.to_dict(), correction_scale=scale)
     return sha256_of(Path(target))
 

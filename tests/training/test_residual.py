@@ -413,6 +413,11 @@ def test_reexporting_the_default_keeps_its_provenance_and_drops_old_figures(tmp_
     # without --quality the old file's figures are not carried over to the new one
     assert run_cli(capsys, "train", "export", "--to", weights)[0] == 0
     assert "frames_gain_db" not in tomllib.loads((weights / "manifest.toml").read_text())["default"]
+    # --correction-scale is the strength relative to the weights as trained (here 0.2 everywhere)
+    assert run_cli(capsys, "train", "export", "--to", weights, "--correction-scale", "0.8")[0] == 0
+    assert tomllib.loads((weights / "manifest.toml").read_text())["default"]["correction_scale"] == 0.8
+    stronger = load_animeinterp(weights / DEFAULT_FILE).synnet.residual_model_tail[-1].bias
+    torch.testing.assert_close(stronger, torch.full((3,), 0.16), atol=2e-4, rtol=0)
 
 
 def test_reexport_refuses_a_folder_without_a_default_and_run_options_without_a_run(tmp_path, capsys):
@@ -422,3 +427,5 @@ def test_reexport_refuses_a_folder_without_a_default_and_run_options_without_a_r
     assert code == 1 and "no shipped default to re-export" in err and err.strip().count("\n") == 0
     code, err = run_cli(capsys, "train", "export", "--to", tmp_path, "--checkpoint", tmp_path / "last.pt")
     assert code == 2 and "give its RUN_DIR" in err
+    code, err = run_cli(capsys, "train", "export", "--to", tmp_path, "--correction-scale", "1.5")
+    assert code == 2 and "must be in (0, 1]" in err
