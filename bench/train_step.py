@@ -36,13 +36,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--correction-downscale", type=int, default=1, help="the network's correction at 1/K resolution")
+    parser.add_argument("--correction-downscale", type=int, help="the network's correction at 1/K resolution "
+                                                                  "(default: the learned default's)")
     parser.add_argument("--error-inputs", action="store_true", help="the network also sees the splatted errors")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     config = AnimeInterpConfig.guided()
-    synthesis = replace(config.synthesis, correction_downscale=args.correction_downscale, error_inputs=args.error_inputs)
+    downscale = args.correction_downscale or config.synthesis.correction_downscale
+    synthesis = replace(config.synthesis, correction_downscale=downscale, error_inputs=args.error_inputs)
     model = AnimeInterp(replace(config, synthesis=synthesis)).train()
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=1e-4)
     dataset = CachedTriplets(open_cache(args.cache, CacheSettings.of(model)), args.crop, args.margin)
