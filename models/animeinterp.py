@@ -190,17 +190,8 @@ class AnimeInterp(FrameInterpolator):
         are upsampled and cropped to the frames'. ``t`` (B, 1, 1, 1). Returns (B, 3, H, W) fp32
         in [0, 1]."""
         base = coverage_blend(img0, img1, splats, t)
-        pad = self._pad_for_correction
         features0, features1 = (
-            [
-                splats[f"riders{i}"] if f"riders{i}" in splats else self.splatting.splat_features(
-                    (motion[f"features{i}_1"],), pad(scale * motion[f"flow{i}{1 - i}"]), pad(motion[f"metric{i}"]))[0],
-                *self.splatting.splat_features(
-                    tuple(motion[f"features{i}_{level}"] for level in LEVELS[1:]),
-                    pad(scale * motion[f"flow{i}{1 - i}"]), pad(motion[f"metric{i}"]),
-                ),
-            ]
-            for i, scale in ((0, t), (1, 1 - t))
+            self._splat_pyramid(motion, i, scale, splats.get(f"riders{i}")) for i, scale in ((0, t), (1, 1 - t))
         )
         frames = [splats["warped0"], splats["warped1"], base, splats["cover0"].clamp(max=1),
                   splats["cover1"].clamp(max=1), img0.float(), img1.float()]
@@ -222,6 +213,17 @@ class AnimeInterp(FrameInterpolator):
         if threshold is not None:
             correction = correction * disagreement(splats, threshold)
         return (base + correction).clamp(0, 1)
+
+    def _splat_pyramid(
+        self, motion: Motion, i: int, scale: torch.Tensor, level1: torch.Tensor | None
+    ) -> list[torch.Tensor]:
+        """Frame ``i``'s feature pyramid splatted along ``scale`` times its flow (both padded to
+        the correction branch's size); ``level1``: its level 1 already splatted (riders)."""
+        flow = self._pad_for_correction(scale * motion[f"flow{i}{1 - i}"])
+        metric = self._pad_for_correction(motion[f"metric{i}"])
+        levels = LEVELS if level1 is None else LEVELS[1:]
+        splatted = self.splatting.splat_features(tuple(motion[f"features{i}_{level}"] for level in levels), flow, metric)
+        return splatted if level1 is None else [level1, *splatted]
 
     def splatted_errors(self, motion: Motion, t: torch.Tensor) -> list[torch.Tensor]:
         """Each frame's photometric error (what its importance metric is −α times), softmax-
