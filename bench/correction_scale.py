@@ -33,7 +33,7 @@ from animeinterp_cli.training.dataset import VALIDATION_TRIPLETS  # noqa: E402
 from animeinterp_cli.training.export import shippable_model, undo_export_scale  # noqa: E402
 from animeinterp_cli.training.residual import MAX_TRIPLET_LOSS_DB  # noqa: E402
 from animeinterp_cli.training.validation import load_validation, validate  # noqa: E402
-from models.animeinterp import with_synthesis  # noqa: E402
+from models.animeinterp import synthesis_settings, with_synthesis  # noqa: E402
 from models.classic import ClassicInterpolator  # noqa: E402
 
 
@@ -57,8 +57,7 @@ def main() -> None:
     exported = undo_export_scale(trained, args.checkpoint)
     if exported != 1.0:
         print(f"{args.checkpoint} was exported with its correction ×{exported}: undone, the scales below are of the trained one")
-    settings = {name: value for name, value in (("disagreement_gate", args.disagreement_gate),
-                                                 ("correction_downscale", args.correction_downscale)) if value is not None}
+    settings = synthesis_settings(disagreement_gate=args.disagreement_gate, correction_downscale=args.correction_downscale)
     if settings:
         trained = with_synthesis(trained, **settings).eval()
         print("with " + ", ".join(f"{name} = {value}" for name, value in settings.items()))

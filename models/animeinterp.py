@@ -261,6 +261,12 @@ class AnimeInterp(FrameInterpolator):
 WEIGHTLESS_SYNTHESIS_SETTINGS = ("disagreement_gate", "correction_downscale")
 
 
+def synthesis_settings(**values) -> dict:
+    """The :data:`WEIGHTLESS_SYNTHESIS_SETTINGS` among ``values`` that are given (not None),
+    e.g. from command-line options, as :func:`with_synthesis` takes them."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def with_synthesis(model: AnimeInterp, **settings) -> AnimeInterp:
     """A copy of the residual network ``model`` with the :data:`WEIGHTLESS_SYNTHESIS_SETTINGS`
     given (e.g. ``disagreement_gate=0.3``, ``correction_downscale=2``) and ``model``'s weights."""

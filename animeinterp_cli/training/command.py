@@ -110,8 +110,10 @@ def synthesis_command(
                                             "--init's network is widened with zero weights, so it starts as it was)."),
     ] = False,
     loss: Annotated[
-        str, typer.Option(help="Frame loss: mse, or psnr (−PSNR per window, averaged, as validation measures).")
-    ] = "mse",
+        Optional[str],
+        typer.Option(help="Frame loss: mse, or psnr (−PSNR per window, averaged, as validation measures); "
+                          "default: mse, or a resumed run's own."),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -163,6 +165,7 @@ def export_command(
 ) -> None:
     """Ship a run's weights as the default: fp16 file, sha256 and provenance in manifest.toml."""
     from animeinterp_cli.training.export import export_default, reexport_default
+    from models.animeinterp import synthesis_settings
     from models.config import CORRECTION_DOWNSCALES
 
     if correction_scale is not None and not 0 < correction_scale <= 1:
@@ -170,8 +173,7 @@ def export_command(
     if correction_downscale is not None and correction_downscale not in CORRECTION_DOWNSCALES:
         raise typer.BadParameter(f"must be one of {CORRECTION_DOWNSCALES}", param_hint="--correction-downscale")
     figures = dict(_name_weight(item) for item in quality or ())
-    settings = {name: value for name, value in (("disagreement_gate", disagreement_gate),
-                                                 ("correction_downscale", correction_downscale)) if value is not None}
+    settings = synthesis_settings(disagreement_gate=disagreement_gate, correction_downscale=correction_downscale)
     if run_dir is None:
         if cache is not None or checkpoint is not None:
             raise typer.BadParameter("--cache and --checkpoint describe a run: give its RUN_DIR", param_hint="RUN_DIR")

@@ -34,7 +34,14 @@ from animeinterp_cli.training.losses import mse, negative_psnr
 from animeinterp_cli.training.runlog import RunLog
 from animeinterp_cli.training.train import GRADIENT_CLIP, LOG_EVERY
 from animeinterp_cli.training.validation import ValidationScores, ValidationTriplet, load_validation, validate
-from models.animeinterp import AnimeInterp, load_animeinterp, resume_animeinterp, with_error_inputs, with_synthesis
+from models.animeinterp import (
+    AnimeInterp,
+    load_animeinterp,
+    resume_animeinterp,
+    synthesis_settings,
+    with_error_inputs,
+    with_synthesis,
+)
 from models.checkpoint import save_checkpoint
 from models.classic import ClassicInterpolator
 from models.config import CORRECTION_DOWNSCALES, AnimeInterpConfig
@@ -74,8 +81,9 @@ class ResidualTrainConfig:
     correction_downscale: int | None = None
     #: give the network (new, or ``init``'s, widened at zero) the splatted photometric errors
     error_inputs: bool = False
-    #: the frame loss (:data:`LOSSES`): "mse", or "psnr" (−PSNR per window, averaged)
-    loss: str = "mse"
+    #: the frame loss (:data:`LOSSES`): "mse", or "psnr" (−PSNR per window, averaged); None:
+    #: a resumed run's own, "mse" for a new one
+    loss: str | None = None
     validation_dir: Path = field(default=VALIDATION_TRIPLETS)
     val_limit: int | None = None
 
@@ -112,7 +120,7 @@ class ResidualTrainConfig:
                                    f"got {self.correction_downscale}")
         if self.resume and self.correction_downscale is not None:
             raise AnimeInterpError("--correction-downscale sets up a new run; a resumed run keeps its network's")
-        if self.loss not in LOSSES:
+        if self.loss is not None and self.loss not in LOSSES:
             raise AnimeInterpError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.resume and self.error_inputs:
             raise AnimeInterpError("--error-inputs sets up a new run; a resumed run keeps its network's")
@@ -215,8 +223,8 @@ def build_model(config: ResidualTrainConfig) -> AnimeInterp:
         model = AnimeInterp(AnimeInterpConfig.guided_tiny() if config.tiny else AnimeInterpConfig.guided())
     if config.error_inputs and not model.config.synthesis.error_inputs:
         model = with_error_inputs(model)
-    settings = {name: value for name, value in (("disagreement_gate", config.disagreement_gate),
-                                                 ("correction_downscale", config.correction_downscale)) if value is not None}
+    settings = synthesis_settings(disagreement_gate=config.disagreement_gate,
+                                  correction_downscale=config.correction_downscale)
     return with_synthesis(model, **settings).train() if settings else model
 
 
@@ -242,6 +250,8 @@ def train_residual(
         model = build_model(config)
         step, best_psnr, elapsed, samples = 0, -math.inf, 0.0, 0
     model.train()
+    # a resumed run keeps the loss it was started with unless told otherwise
+    loss_name = config.loss or (state or {}).get("train", {}).get("loss") or "mse"
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=1e-4)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
@@ -261,7 +271,7 @@ def train_residual(
             last_path, model, model.config.to_dict(), optimizer=optimizer.state_dict(), averaged=averaged.state_dict(),
             step=step, best_psnr=best_psnr,
             elapsed_s=elapsed, samples=samples, stage="residual",
-            train={k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+            train={**{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}, "loss": loss_name},
         )
 
     def run_validation() -> None:
@@ -289,7 +299,7 @@ def train_residual(
             break
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
-        loss = residual_step(model, batch, config.margin, config.loss)
+        loss = residual_step(model, batch, config.margin, loss_name)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], GRADIENT_CLIP)

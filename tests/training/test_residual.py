@@ -371,12 +371,13 @@ def test_the_psnr_loss_is_minus_the_mean_per_image_psnr():
     assert float(negative_psnr(prediction, target)) == pytest.approx(expected, abs=1e-4)
 
 
-def test_a_run_trains_on_the_psnr_loss(cache, tmp_path):
-    result = train_residual(_config(tmp_path, cache, loss="psnr"))
-    assert result["step"] == 4
+def test_a_run_trains_on_the_psnr_loss_and_keeps_it_when_resumed(cache, tmp_path):
+    assert train_residual(_config(tmp_path, cache, loss="psnr"))["step"] == 4
+    assert train_residual(_config(tmp_path, cache, steps=6, resume=True))["step"] == 6
     losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()
               if "loss" in json.loads(line)]
-    assert losses and all(-40 <= value < 0 for value in losses)  # −PSNR in dB, floored at 40
+    assert len(losses) == 2 and all(-40 <= value < 0 for value in losses)  # −PSNR in dB, floored at 40
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["train"]["loss"] == "psnr"
 
 
 def test_reexporting_the_default_keeps_its_provenance_and_drops_old_figures(tmp_path, capsys):
