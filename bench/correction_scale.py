@@ -12,7 +12,8 @@ gain over classic, the worst triplet's gain (and which), the mean gain on the la
 triplets, and whether the issue's per-triplet floor (−0.1 dB) holds; then the largest scale
 that keeps the floor. This is the sweep ``train export --correction-scale`` is chosen from:
 note that it is chosen on the same triplets that measure the bar. ``--disagreement-gate T`` tries the network with that gate,
-``--correction-downscale K`` with its correction computed at 1/K resolution (both
+``--correction-downscale K`` with its correction computed at 1/K resolution, ``--border-fade N``
+with its correction faded out over N pixels at the frame's edges (all
 ``models.animeinterp.WEIGHTLESS_SYNTHESIS_SETTINGS``: they have no weights).
 """
 
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--disagreement-gate", type=float, help="try the network with this gate threshold")
     parser.add_argument("--correction-downscale", type=int, help="try the network's correction at 1/K resolution")
+    parser.add_argument("--border-fade", type=int, help="try the network with its correction faded out over N px at the edges")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -57,7 +59,8 @@ def main() -> None:
     exported = undo_export_scale(trained, args.checkpoint)
     if exported != 1.0:
         print(f"{args.checkpoint} was exported with its correction ×{exported}: undone, the scales below are of the trained one")
-    settings = synthesis_settings(disagreement_gate=args.disagreement_gate, correction_downscale=args.correction_downscale)
+    settings = synthesis_settings(disagreement_gate=args.disagreement_gate, correction_downscale=args.correction_downscale,
+                                  border_fade=args.border_fade)
     if settings:
         trained = with_synthesis(trained, **settings).eval()
         print("with " + ", ".join(f"{name} = {value}" for name, value in settings.items()))

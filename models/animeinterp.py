@@ -24,7 +24,7 @@ from models.interpolator import FrameInterpolator, Motion
 from models.rfr import RFR
 from models.synthesis import FeatureExtractor, ForwardSplatting, GridNet, ImportanceMetric
 from models.synthesis.gridnet import ERROR_CHANNELS
-from models.synthesis.splatting import coverage_blend, disagreement, splat_frames
+from models.synthesis.splatting import border_ramp, coverage_blend, disagreement, splat_frames
 
 LEVELS = (1, 2, 3)
 
@@ -185,8 +185,9 @@ class AnimeInterp(FrameInterpolator):
         level-1 features as riders; training passes cached frames without) plus GridNet's
         correction, which sees the splatted frames, the blend, both coverages, the input frames
         and the splatted feature pyramids, scaled by the frames' :func:`disagreement` when the
-        configuration has a ``disagreement_gate``. GridNet runs at the correction's resolution
-        (``correction_downscale``), on frames padded to its size multiple; its mix coefficients
+        configuration has a ``disagreement_gate``, and faded out at the frame's edges
+        (:func:`border_ramp`) when it has a ``border_fade``. GridNet runs at the correction's
+        resolution (``correction_downscale``), on frames padded to its size multiple; its mix coefficients
         are upsampled and cropped to the frames'. ``t`` (B, 1, 1, 1). Returns (B, 3, H, W) fp32
         in [0, 1]."""
         base = coverage_blend(img0, img1, splats, t)
@@ -212,6 +213,9 @@ class AnimeInterp(FrameInterpolator):
         threshold = self.config.synthesis.disagreement_gate
         if threshold is not None:
             correction = correction * disagreement(splats, threshold)
+        fade = self.config.synthesis.border_fade
+        if fade:
+            correction = correction * border_ramp(base.shape[-2], base.shape[-1], fade, device=base.device)
         return (base + correction).clamp(0, 1)
 
     def _splat_pyramid(
@@ -258,7 +262,7 @@ class AnimeInterp(FrameInterpolator):
 
 
 #: SynthesisConfig settings that have no weights: a trained network may change them
-WEIGHTLESS_SYNTHESIS_SETTINGS = ("disagreement_gate", "correction_downscale")
+WEIGHTLESS_SYNTHESIS_SETTINGS = ("disagreement_gate", "correction_downscale", "border_fade")
 
 
 def synthesis_settings(**values) -> dict:

@@ -122,6 +122,12 @@ class SynthesisConfig:
     absolute RGB difference between a source pixel and the other frame warped back along its
     flow), splatted to t with the frame — so it can tell which frame's flow failed where; the
     splatted colours alone cannot (two input channels more).
+
+    ``border_fade`` (residual only; 0 = off): the correction fades linearly to nothing over
+    this many pixels at the frame's edges (weight = distance to the nearest edge / fade, at
+    most 1). Training supervises only the centre of each window, never its margin, so the
+    outermost ``margin`` pixels of a frame are never in any loss: there the correction is
+    untrained. A fade no wider than the training margin changes nothing that training sees.
     """
 
     feature_dims: tuple[int, int, int] = (32, 64, 96)
@@ -131,9 +137,12 @@ class SynthesisConfig:
     correction: str = "free"
     correction_downscale: int = 1
     error_inputs: bool = False
+    border_fade: int = 0
 
     def __post_init__(self) -> None:
         _check_positive(self, "feature_dims", "grid_dims")
+        if self.border_fade < 0 or (self.border_fade and not self.residual):
+            raise ValueError(f"SynthesisConfig.border_fade needs residual=True and ≥ 0 pixels, got {self.border_fade!r}")
         if self.correction_downscale not in CORRECTION_DOWNSCALES:
             raise ValueError(f"SynthesisConfig.correction_downscale must be one of {CORRECTION_DOWNSCALES}, "
                              f"got {self.correction_downscale!r}")
@@ -236,11 +245,12 @@ class AnimeInterpConfig:
         correction is computed at quarter resolution: 1.3–1.6× the classic method's time per
         960×540 frame on one core (``bench/throughput.py``), where at full resolution it cost
         3.4–3.9×, for the same quality (the shipped weights, trained at full resolution, lose
-        nothing on the sample triplets)."""
+        nothing on the sample triplets). Its border fade is the training windows' margin
+        (``ResidualTrainConfig.margin``): no correction where none was trained."""
         return cls(
             rfr=None,
             synthesis=SynthesisConfig(feature_dims=(4, 8, 16), grid_dims=(8, 16, 24), residual=True, correction="mix",
-                                      correction_downscale=4),
+                                      correction_downscale=4, border_fade=16),
             splat="soft",
             guidance="dis",
         )

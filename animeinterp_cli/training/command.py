@@ -159,6 +159,10 @@ def export_command(
     correction_downscale: Annotated[
         Optional[int], typer.Option(help="Ship the network with its correction at 1/K resolution (K in 1, 2, 4).")
     ] = None,
+    border_fade: Annotated[
+        Optional[int], typer.Option(min=0, help="Ship the network with its correction faded out over N pixels at "
+                                                "the frame's edges (0 = none).")
+    ] = None,
     quality: Annotated[
         Optional[list[str]], typer.Option(help="NAME=VALUE: a figure measured on the shipped file, recorded (repeatable).")
     ] = None,
@@ -173,7 +177,8 @@ def export_command(
     if correction_downscale is not None and correction_downscale not in CORRECTION_DOWNSCALES:
         raise typer.BadParameter(f"must be one of {CORRECTION_DOWNSCALES}", param_hint="--correction-downscale")
     figures = dict(_name_weight(item) for item in quality or ())
-    settings = synthesis_settings(disagreement_gate=disagreement_gate, correction_downscale=correction_downscale)
+    settings = synthesis_settings(disagreement_gate=disagreement_gate, correction_downscale=correction_downscale,
+                                  border_fade=border_fade)
     if run_dir is None:
         if cache is not None or checkpoint is not None:
             raise typer.BadParameter("--cache and --checkpoint describe a run: give its RUN_DIR", param_hint="RUN_DIR")

@@ -138,7 +138,8 @@ def _describe(config) -> str:
             f"grid {list(synthesis.grid_dims)}), correction {synthesis.correction!r}, "
             f"disagreement gate {synthesis.disagreement_gate}, "
             f"correction at 1/{synthesis.correction_downscale} resolution"
-            + (", splatted errors as inputs" if synthesis.error_inputs else ""))
+            + (", splatted errors as inputs" if synthesis.error_inputs else "")
+            + (f", correction faded out over {synthesis.border_fade} px at the frame's edges" if synthesis.border_fade else ""))
 
 
 def _write_default_entry(weights_dir: Path, entry: dict) -> None:

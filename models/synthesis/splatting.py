@@ -71,6 +71,20 @@ def disagreement(splats: dict[str, torch.Tensor], threshold: float, window: int 
     return F.max_pool2d(gate, window, stride=1, padding=window // 2)
 
 
+def border_ramp(height: int, width: int, fade: int, device: torch.device | None = None) -> torch.Tensor:
+    """(1, 1, H, W) fp32 weights that rise linearly from 0 on a frame's outermost pixels to 1
+    at ``fade`` pixels in: min(d / fade, 1), d = a pixel's distance in whole pixels to the
+    nearest edge (0 for the first row and column); all ones when ``fade`` is 0."""
+    if fade == 0:
+        return torch.ones(1, 1, height, width, device=device)
+    rows = torch.arange(height, device=device, dtype=torch.float32)
+    columns = torch.arange(width, device=device, dtype=torch.float32)
+    distance = torch.minimum(
+        torch.minimum(rows, height - 1 - rows)[:, None], torch.minimum(columns, width - 1 - columns)[None, :]
+    )
+    return (distance / fade).clamp(max=1)[None, None]
+
+
 def coverage_blend(img0, img1, splats: dict[str, torch.Tensor], t) -> torch.Tensor:
     """The coverage-aware blend of two splatted frames (the classic method's output, unclamped).
 

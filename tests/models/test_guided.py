@@ -91,6 +91,36 @@ def test_the_gate_keeps_the_correction_out_where_the_splatted_frames_agree():
     assert torch.allclose(out[..., 8, 2], torch.tensor(0.55)) and torch.equal(out[..., 8, 28], img[..., 8, 28])
 
 
+def test_the_border_ramp_rises_from_the_edges_to_one():
+    from models.synthesis.splatting import border_ramp
+
+    ramp = border_ramp(5, 9, 4)[0, 0]
+    assert ramp.shape == (5, 9)
+    assert torch.equal(ramp[2], torch.tensor([0, 0.25, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25, 0]))  # row 2: 2 px from top and bottom
+    assert torch.equal(ramp[:, 4], torch.tensor([0, 0.25, 0.5, 0.25, 0]))
+    assert torch.equal(border_ramp(12, 12, 4)[0, 0, 4:8, 4:8], torch.ones(4, 4))
+    assert torch.equal(border_ramp(3, 4, 0), torch.ones(1, 1, 3, 4))
+
+
+def test_the_border_fade_keeps_the_correction_off_the_frame_edges_and_leaves_the_inside():
+    """Known answers with a constant correction (free, ungated, bias 0.05): none on the outermost
+    pixels, a quarter of it one pixel in (fade 4), all of it from 4 pixels in."""
+    torch.manual_seed(0)
+    config = _ungated()
+    faded = AnimeInterp(replace(config, synthesis=replace(config.synthesis, border_fade=4))).eval()
+    with torch.no_grad():
+        faded.synnet.residual_model_tail[-1].bias.fill_(0.05)
+    img = torch.full((1, 3, 32, 40), 0.5)
+    still = torch.zeros(1, 2, 32, 40)
+    with torch.no_grad():
+        out = faded.synthesize(img, img, faded.estimate(img, img, still, still), torch.tensor([0.5]))
+    assert torch.equal(out[..., 0, :], img[..., 0, :]) and torch.equal(out[..., :, -1], img[..., :, -1])
+    assert torch.allclose(out[..., 1, 20], torch.tensor(0.5125))
+    assert torch.allclose(out[..., 4:-4, 4:-4], torch.tensor(0.55))
+    with pytest.raises(ValueError, match="border_fade needs residual=True"):
+        SynthesisConfig(border_fade=-1, residual=True)
+
+
 def test_a_mixing_correction_moves_only_towards_the_candidates():
     """Known answers: a still pair (all candidates equal the blend) stays exactly the blend
     whatever the coefficients; a coefficient of 1 on the cross-fade alone gives the cross-fade."""
@@ -184,9 +214,9 @@ def test_weightless_settings_change_without_touching_the_weights_and_bad_ones_ar
 
     torch.manual_seed(0)
     model = AnimeInterp(AnimeInterpConfig.guided_tiny())
-    changed = with_synthesis(model, correction_downscale=2, disagreement_gate=0.2)
-    assert changed.config == replace(
-        model.config, synthesis=replace(model.config.synthesis, correction_downscale=2, disagreement_gate=0.2))
+    changed = with_synthesis(model, correction_downscale=2, disagreement_gate=0.2, border_fade=8)
+    assert changed.config == replace(model.config, synthesis=replace(
+        model.config.synthesis, correction_downscale=2, disagreement_gate=0.2, border_fade=8))
     assert all(torch.equal(a, b) for a, b in zip(changed.state_dict().values(), model.state_dict().values()))
     with pytest.raises(ValueError, match="not a weightless synthesis setting: feature_dims"):
         with_synthesis(model, feature_dims=(1, 2, 3))

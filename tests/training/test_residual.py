@@ -360,6 +360,22 @@ def test_a_run_with_error_inputs_starts_from_init_at_its_output_and_trains(cache
     assert train_residual(_config(tmp_path, cache, init=tmp_path / "trained.pt", error_inputs=True))["step"] == 4
 
 
+def test_a_border_fade_within_the_margin_changes_nothing_training_sees_and_a_wider_one_does(cache):
+    """The loss covers a window's centre only, so a fade no wider than the margin leaves it
+    exactly as it was; one wider reaches into the centre."""
+    from models.animeinterp import with_synthesis
+
+    torch.manual_seed(0)
+    trained = AnimeInterp(AnimeInterpConfig.guided_tiny()).train()
+    with torch.no_grad():
+        trained.synnet.residual_model_tail[-1].weight.normal_(0, 0.2)
+    batch = next(_batches(CachedTriplets(open_cache(cache), crop=40, margin=4), 2, 0, seed=0))
+    with torch.no_grad():
+        loss = residual_step(trained, batch, 4)
+        assert torch.equal(residual_step(with_synthesis(trained, border_fade=4), batch, 4), loss)
+        assert not torch.equal(residual_step(with_synthesis(trained, border_fade=12), batch, 4), loss)
+
+
 def test_the_psnr_loss_is_minus_the_mean_per_image_psnr():
     """Known answers: images off by 0.1 and by 0.01 everywhere have MSEs 1e-2 and 1e-4, so
     PSNRs (with the 1e-4 floor) 10·log10(1/0.0101) and 10·log10(1/0.0002), averaged."""
@@ -400,16 +416,16 @@ def test_reexporting_the_default_keeps_its_provenance_and_drops_old_figures(tmp_
         '[other]\nfile = "x.pt"\n')
 
     code, _ = run_cli(capsys, "train", "export", "--to", weights, "--correction-downscale", "2",
-                      "--quality", "frames_gain_db=0.31")
+                      "--border-fade", "8", "--quality", "frames_gain_db=0.31")
     assert code == 0
     manifest = tomllib.loads((weights / "manifest.toml").read_text())
     entry = manifest["default"]
     assert manifest["other"] == {"file": "x.pt"}
     assert entry["samples_seen"] == 800 and entry["data"] == "clips" and entry["frames_gain_db"] == 0.31
     assert entry["sha256"] == sha256_of(weights / DEFAULT_FILE) and entry["correction_scale"] == 0.5
-    assert "correction at 1/2 resolution" in entry["config"]
+    assert "correction at 1/2 resolution" in entry["config"] and "faded out over 8 px" in entry["config"]
     shipped = load_animeinterp(weights / DEFAULT_FILE)
-    assert shipped.config.synthesis.correction_downscale == 2
+    assert shipped.config.synthesis.correction_downscale == 2 and shipped.config.synthesis.border_fade == 8
     torch.testing.assert_close(shipped.synnet.residual_model_tail[-1].bias, torch.full((3,), 0.1).half().float())
     # without --quality the old file's figures are not carried over to the new one
     assert run_cli(capsys, "train", "export", "--to", weights)[0] == 0
@@ -430,3 +446,5 @@ def test_reexport_refuses_a_folder_without_a_default_and_run_options_without_a_r
     assert code == 2 and "give its RUN_DIR" in err
     code, err = run_cli(capsys, "train", "export", "--to", tmp_path, "--correction-scale", "1.5")
     assert code == 2 and "must be in (0, 1]" in err
+    code, err = run_cli(capsys, "train", "export", "--to", tmp_path, "--border-fade", "-2")
+    assert code == 2 and "--border-fade" in err
