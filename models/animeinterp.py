@@ -154,13 +154,7 @@ class AnimeInterp(FrameInterpolator):
         if t.shape[0] != img0.shape[0]:
             raise ValueError(f"need one t per pair: {t.shape[0]} values for {img0.shape[0]} pairs")
         if self.config.synthesis.residual:
-            # features of the frames' own size ride with the frames; others are splatted alone
-            full = motion["features0_1"].shape[-2:] == img0.shape[-2:]
-            splats = splat_frames(
-                img0, img1, motion["flow01"], motion["flow10"], motion["metric0"], motion["metric1"], t,
-                motion["features0_1"] if full else None, motion["features1_1"] if full else None,
-            )
-            return self.refine_blend(img0, img1, motion, splats, t)
+            return self.refine_blend(img0, img1, motion, self._splat_with_riders(img0, img1, motion, t), t)
         splatted = [
             self.splatting(
                 image,
@@ -177,12 +171,33 @@ class AnimeInterp(FrameInterpolator):
         )
         return frame.float().clamp(0, 1)
 
+    def _splat_with_riders(self, img0: torch.Tensor, img1: torch.Tensor, motion: Motion, t: torch.Tensor) -> Motion:
+        """Both frames softmax-splatted to ``t`` (:func:`splat_frames`), with what shares their
+        flow riding in the same pass (one scatter instead of two): the level-1 features when
+        they have the frames' size, as "riders0"/"riders1", and with ``error_inputs`` the
+        photometric errors, as "errors0"/"errors1" (what :meth:`splatted_errors` gives)."""
+        full = motion["features0_1"].shape[-2:] == img0.shape[-2:]
+        errors = self.config.synthesis.error_inputs
+        riders = []
+        for i in (0, 1):
+            maps = ([motion[f"features{i}_1"]] if full else []) + ([self._photometric_error(motion, i)] if errors else [])
+            riders.append(torch.cat([m.float() for m in maps], dim=1) if maps else None)
+        splats = splat_frames(img0, img1, motion["flow01"], motion["flow10"], motion["metric0"], motion["metric1"], t,
+                              *riders)
+        for i in (0, 1):
+            if errors:  # the error rides last, one channel
+                rode = splats.pop(f"riders{i}")
+                splats[f"errors{i}"] = rode[:, -1:]
+                if full:
+                    splats[f"riders{i}"] = rode[:, :-1]
+        return splats
+
     def refine_blend(
         self, img0: torch.Tensor, img1: torch.Tensor, motion: Motion, splats: Motion, t: torch.Tensor
     ) -> torch.Tensor:
         """The residual synthesis: the coverage-aware blend of the softmax-splatted frames
-        ``splats`` (as :func:`models.synthesis.splatting.splat_frames` gives them, with the
-        level-1 features as riders; training passes cached frames without) plus GridNet's
+        ``splats`` (as :meth:`_splat_with_riders` gives them, the level-1 features and errors
+        riding with the frames; training passes cached frames without) plus GridNet's
         correction, which sees the splatted frames, the blend, both coverages, the input frames
         and the splatted feature pyramids, scaled by the frames' :func:`disagreement` when the
         configuration has a ``disagreement_gate``, and faded out at the frame's edges
@@ -197,7 +212,7 @@ class AnimeInterp(FrameInterpolator):
         frames = [splats["warped0"], splats["warped1"], base, splats["cover0"].clamp(max=1),
                   splats["cover1"].clamp(max=1), img0.float(), img1.float()]
         if self.config.synthesis.error_inputs:
-            frames += self.splatted_errors(motion, t)
+            frames += [splats["errors0"], splats["errors1"]] if "errors0" in splats else self.splatted_errors(motion, t)
         frames = torch.cat(frames, dim=1)
         correction = self.synnet(
             _channels_last(self._to_correction_resolution(frames)),
@@ -231,14 +246,18 @@ class AnimeInterp(FrameInterpolator):
 
     def splatted_errors(self, motion: Motion, t: torch.Tensor) -> list[torch.Tensor]:
         """Each frame's photometric error (what its importance metric is −α times), softmax-
-        splatted to ``t`` as the frame is: [(B, 1, H, W)] × 2, 0 where nothing lands."""
-        assert self.importance is not None  # a residual synthesis has softmax splatting
-        alpha = self.importance.alpha.detach()
+        splatted to ``t`` as the frame is: [(B, 1, H, W)] × 2, 0 where nothing lands (at
+        inference they ride in the frames' splat instead: :meth:`_splat_with_riders`)."""
         return [
             self.splatting.splat_features(
-                (-motion[f"metric{i}"] / alpha,), scale * motion[f"flow{i}{1 - i}"], motion[f"metric{i}"])[0]
+                (self._photometric_error(motion, i),), scale * motion[f"flow{i}{1 - i}"], motion[f"metric{i}"])[0]
             for i, scale in ((0, t), (1, 1 - t))
         ]
+
+    def _photometric_error(self, motion: Motion, i: int) -> torch.Tensor:
+        """Frame ``i``'s photometric error (B, 1, H, W): its importance metric over −α."""
+        assert self.importance is not None  # a residual synthesis has softmax splatting
+        return -motion[f"metric{i}"] / self.importance.alpha.detach()
 
     def scale_correction(self, factor: float) -> None:
         """Multiply a residual synthesis's correction by ``factor`` (GridNet's last layer is

@@ -240,6 +240,27 @@ def test_the_splatted_errors_are_the_photometric_errors_moved_to_t():
         torch.testing.assert_close(error, expected, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("factor", [1, 4], ids=["full-resolution", "quarter-resolution"])
+def test_synthesis_splatting_the_riders_with_the_frames_gives_what_training_computes(factor):
+    """At inference the level-1 features (full resolution) and the errors ride in the frames'
+    splat; training splats the cached frames alone and the rest separately: the same output."""
+    from models.synthesis.splatting import splat_frames
+
+    torch.manual_seed(0)
+    model = AnimeInterp(_downscaled(_with_errors(AnimeInterpConfig.guided_tiny()), factor)).eval()
+    with torch.no_grad():
+        model.synnet.residual_model_tail[-1].weight.normal_(0, 0.2)
+    img0, img1 = _pair(7, (64, 80))
+    flow = torch.randn(1, 2, 64, 80) * 4
+    t = torch.full((1, 1, 1, 1), 0.3)
+    with torch.no_grad():
+        motion = model.estimate(img0, img1, flow, -flow)
+        alone = splat_frames(img0, img1, motion["flow01"], motion["flow10"], motion["metric0"], motion["metric1"], t)
+        expected = model.refine_blend(img0, img1, motion, alone, t)
+        out = model.synthesize(img0, img1, motion, t.view(1))
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+
+
 def test_error_inputs_added_to_a_trained_network_start_at_its_output_and_then_count():
     from models.animeinterp import with_error_inputs
 
