@@ -213,9 +213,10 @@ class AnimeInterp(FrameInterpolator):
                   splats["cover1"].clamp(max=1), img0.float(), img1.float()]
         if self.config.synthesis.error_inputs:
             frames += [splats["errors0"], splats["errors1"]] if "errors0" in splats else self.splatted_errors(motion, t)
-        frames = torch.cat(frames, dim=1)
+        # pooled map by map, then stacked: no full-resolution copy of all of them at once
+        frames = torch.cat([self._to_correction_resolution(frame) for frame in frames], dim=1)
         correction = self.synnet(
-            _channels_last(self._to_correction_resolution(frames)),
+            _channels_last(frames),
             *(torch.cat(pair, dim=1) for pair in zip(features0, features1)),
         ).float()
         factor = self.config.synthesis.correction_downscale

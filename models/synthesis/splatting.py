@@ -68,7 +68,9 @@ def disagreement(splats: dict[str, torch.Tensor], threshold: float, window: int 
     difference = (splats["warped0"] - splats["warped1"]).abs().mean(dim=1, keepdim=True) / threshold
     hole = (splats["cover0"] < 0.5) | (splats["cover1"] < 0.5)
     gate = torch.where(hole, torch.ones_like(difference), difference.clamp(max=1))
-    return F.max_pool2d(gate, window, stride=1, padding=window // 2)
+    # a square maximum is a row maximum of column maxima: two 1-D passes, the same values
+    rows = F.max_pool2d(gate, (1, window), stride=1, padding=(0, window // 2))
+    return F.max_pool2d(rows, (window, 1), stride=1, padding=(window // 2, 0))
 
 
 def border_ramp(height: int, width: int, fade: int, device: torch.device | None = None) -> torch.Tensor:

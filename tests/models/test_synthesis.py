@@ -50,3 +50,20 @@ def test_softmax_splatting_needs_a_metric_and_methods_are_checked():
         ForwardSplatting("soft")(torch.rand(1, 3, 4, 4), (torch.rand(1, 2, 4, 4),), torch.zeros(1, 2, 4, 4))
     with pytest.raises(ValueError, match="unknown splatting method"):
         ForwardSplatting("linear")
+
+
+def test_disagreement_is_the_saturated_difference_spread_over_a_square_window():
+    """Known answer: one pixel of full disagreement spreads to the 5×5 square around it (and
+    no further); a hole counts as full disagreement; elsewhere it is the difference / threshold."""
+    from models.synthesis.splatting import disagreement
+
+    warped0 = torch.zeros(1, 3, 12, 12)
+    warped1 = torch.full((1, 3, 12, 12), 0.01)
+    warped1[..., 6, 6] = 1.0
+    cover = torch.ones(1, 1, 12, 12)
+    hole = cover.clone()
+    hole[..., 0, 11] = 0.0
+    gate = disagreement({"warped0": warped0, "warped1": warped1, "cover0": cover, "cover1": hole}, 0.1)[0, 0]
+    assert torch.equal(gate[4:9, 4:9], torch.ones(5, 5)) and torch.equal(gate[0:3, 9:12], torch.ones(3, 3))
+    assert torch.allclose(gate[3, 4:9], torch.tensor(0.1)) and torch.allclose(gate[6, 3], torch.tensor(0.1))
+    assert torch.allclose(gate[11, 0], torch.tensor(0.1))
