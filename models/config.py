@@ -242,10 +242,10 @@ class AnimeInterpConfig:
     def guided(cls) -> AnimeInterpConfig:
         """The project's learned default: DIS-guided flows without refinement, softmax
         splatting with the photometric importance, a light residual synthesis stage whose
-        correction is computed at quarter resolution: 1.3–1.6× the classic method's time per
-        960×540 frame on one core (``bench/throughput.py``), where at full resolution it cost
-        3.4–3.9×, for the same quality (the shipped weights, trained at full resolution, lose
-        nothing on the sample triplets). Its border fade is the training windows' margin
+        correction is computed at quarter resolution (``bench/throughput.py``: at full
+        resolution it cost 3.4–3.9× the classic method's time per 960×540 frame on one core,
+        at quarter resolution 1.3–1.6× for the same quality; the error inputs, which the
+        shipped weights have, bring it to 1.7–1.8×). Its border fade is the training windows' margin
         (``ResidualTrainConfig.margin``): no correction where none was trained."""
         return cls(
             rfr=None,
