@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,22 @@ def disc_frame(width: int, height: int, centre: tuple[float, float], radius: flo
     image[distance <= radius + 1.5] = (20, 20, 30)
     image[distance <= radius] = (240, 140, 40)
     return image
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@pytest.fixture
+def default_stop_signals():
+    """SIGTERM and SIGHUP at their default disposition during the test, as a terminal gives
+    them: a suite started under ``nohup`` inherits SIGHUP ignored, and the tool rightly keeps
+    an ignored signal ignored."""
+    saved = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
 
 
 @pytest.fixture(autouse=True)

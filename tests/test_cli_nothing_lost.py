@@ -41,7 +41,7 @@ def slow_clip(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("name", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
-def test_a_stop_signal_in_process_unwinds_like_ctrl_c(capsys, tmp_path, monkeypatch, name, status):
+def test_a_stop_signal_in_process_unwinds_like_ctrl_c(capsys, tmp_path, monkeypatch, default_stop_signals, name, status):
     from animeinterp_cli.engine import runner
 
     def signalled(self, jobs):  # as `kill` would, while the first pair is interpolated
@@ -64,6 +64,8 @@ def test_a_stop_signal_mid_run_stops_cleanly_and_leaves_nothing(tmp_path, slow_c
     run = subprocess.Popen(
         [sys.executable, "-m", "animeinterp_cli", "double", str(slow_clip), str(out), "--model", "blend", "-q"],
         stderr=subprocess.PIPE, text=True, cwd=REPO,
+        # as from a terminal, even when the suite runs under nohup (SIGHUP ignored, and inherited)
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(".out.partial-") and p.stat().st_size > 0 for p in tmp_path.iterdir()):

@@ -55,7 +55,7 @@ def shots(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize(("name", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
 def test_a_stop_signal_keeps_the_finished_chunks_and_removes_the_one_being_made(
-    capsys, tmp_path, monkeypatch, shots, name, status
+    capsys, tmp_path, monkeypatch, shots, default_stop_signals, name, status
 ):
     out = tmp_path / "out.mp4"
     original = worker.ChunkMaker.make
