@@ -59,6 +59,15 @@ def disc_frame(width: int, height: int, centre: tuple[float, float], radius: flo
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
+def stop_signals_as_from_a_terminal() -> None:
+    """``preexec_fn`` for a tool run in a subprocess: SIGINT, SIGTERM and SIGHUP at their
+    defaults, as a terminal gives them. A suite started in the background inherits SIGINT
+    ignored (the shell does that to ``cmd &``), under ``nohup`` SIGHUP, and the tool rightly
+    keeps an ignored signal ignored."""
+    for number in (signal.SIGINT, *STOP_SIGNALS):
+        signal.signal(number, signal.SIG_DFL)
+
+
 @pytest.fixture
 def default_stop_signals():
     """SIGTERM and SIGHUP at their default disposition during the test, as a terminal gives

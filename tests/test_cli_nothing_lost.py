@@ -15,16 +15,14 @@ import subprocess
 import sys
 import time
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import pytest
 
 from tests.clipgen import faststart, make_clip, truncated, with_corrupt_packet
+from tests.conftest import REPO, stop_signals_as_from_a_terminal
 from tests.test_cli import no_partial_files, run_cli, streams
 from tests.video.test_output import leftover, open_folder, run_unprivileged  # noqa: F401 - a fixture
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def lines(err: str, prefix: str) -> list[str]:
@@ -64,8 +62,7 @@ def test_a_stop_signal_mid_run_stops_cleanly_and_leaves_nothing(tmp_path, slow_c
     run = subprocess.Popen(
         [sys.executable, "-m", "animeinterp_cli", "double", str(slow_clip), str(out), "--model", "blend", "-q"],
         stderr=subprocess.PIPE, text=True, cwd=REPO,
-        # as from a terminal, even when the suite runs under nohup (SIGHUP ignored, and inherited)
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
+        preexec_fn=stop_signals_as_from_a_terminal,
     )
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(".out.partial-") and p.stat().st_size > 0 for p in tmp_path.iterdir()):

@@ -68,7 +68,7 @@ def disagreement(splats: dict[str, torch.Tensor], threshold: float, window: int 
     difference = (splats["warped0"] - splats["warped1"]).abs().mean(dim=1, keepdim=True) / threshold
     hole = (splats["cover0"] < 0.5) | (splats["cover1"] < 0.5)
     gate = torch.where(hole, torch.ones_like(difference), difference.clamp(max=1))
-    # a square maximum is a row maximum of column maxima: two 1-D passes, the same values
+    # the maximum over a square is the maximum of its rows' maxima: two 1-D passes, the same values
     rows = F.max_pool2d(gate, (1, window), stride=1, padding=(0, window // 2))
     return F.max_pool2d(rows, (window, 1), stride=1, padding=(window // 2, 0))
 

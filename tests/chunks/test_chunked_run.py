@@ -20,6 +20,7 @@ from animeinterp_cli.chunks.workdir import work_folder_for
 from animeinterp_cli.errors import AnimeInterpError
 from animeinterp_cli.video.decode import read_frames
 from tests.chunks.clips import cut_frames, make_shots_clip
+from tests.conftest import stop_signals_as_from_a_terminal
 from tests.test_cli import no_partial_files, run_cli
 
 SHOTS = [60, 72, 48, 60]  # 10 s at 24 fps with 3 cuts: 2.5, 3, 2 and 2.5 s
@@ -198,7 +199,8 @@ def test_ctrl_c_before_any_chunk_is_done_leaves_nothing(capsys, tmp_path, clip, 
 def test_sigint_in_a_real_process_then_resume_redoes_no_finished_chunk(capsys, tmp_path, clip, made_chunks):
     out = tmp_path / "out.mp4"
     args = ["double", str(clip), str(out), "--model", "classic", "--chunk-seconds", "2"]
-    process = subprocess.Popen([sys.executable, "-m", "animeinterp_cli", *args, "-q"], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "animeinterp_cli", *args, "-q"], stderr=subprocess.PIPE, text=True,
+                               preexec_fn=stop_signals_as_from_a_terminal)
     manifest = work_folder_for(out) / "manifest.json"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
