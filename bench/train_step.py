@@ -54,7 +54,7 @@ def main() -> None:
         ticks = [time.perf_counter()]
         batch = next(batches)
         ticks.append(time.perf_counter())
-        loss = residual_step(model, batch, args.margin)
+        loss = residual_step(model, batch)
         ticks.append(time.perf_counter())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -179,8 +179,9 @@ def augment(
 
 
 def _swapped(key: str) -> str:
-    """The key of the other frame's array: frame0 ↔ frame1, flow01 ↔ flow10, warped0 ↔ warped1…"""
-    if key == "frame_t":
+    """The key of the other frame's array: frame0 ↔ frame1, flow01 ↔ flow10, warped0 ↔ warped1…;
+    the arrays of the middle frame ("frame_t", "loss_mask") are their own."""
+    if not key.endswith(("0", "1")):
         return key
     if key.startswith("flow"):
         return "flow10" if key == "flow01" else "flow01"
@@ -194,13 +195,23 @@ class CachedTriplets(torch.utils.data.Dataset):
     that motion entering the crop has its source; the loss covers the centre ``crop`` only):
     "frame0", "frame1", "frame_t" (3, S, S) float32 in [0, 1], "flow01", "flow10" (2, S, S),
     "metric0", "metric1", "cover0", "cover1" (1, S, S), "warped0", "warped1" (3, S, S) and
-    "t" (scalar). Index i always gives the same sample for a given ``seed``.
+    "t" (scalar), and "loss_mask" (1, S, S), 1 where the loss applies: the centre, and on a
+    side where the window is flush with the frame's edge the margin too (the network sees
+    there what it sees at inference: the frame ends). ``edge_windows`` is the probability, per
+    axis, that a window is drawn flush with one of the frame's two edges on that axis, so that
+    the correction is trained up to the frame's edges. Index i always gives the same sample
+    for a given ``seed``.
     """
 
-    def __init__(self, entries: list[Path], crop: int = 192, margin: int = 16, seed: int = 0) -> None:
+    def __init__(
+        self, entries: list[Path], crop: int = 192, margin: int = 16, seed: int = 0, edge_windows: float = 0.0
+    ) -> None:
         if (crop + 2 * margin) % 4:
             raise ValueError("crop + 2·margin must be a multiple of 4 (GridNet's levels)")
-        self.entries, self.window, self.seed = entries, crop + 2 * margin, seed
+        if not 0 <= edge_windows <= 1:
+            raise ValueError(f"edge_windows is a probability, got {edge_windows}")
+        self.entries, self.window, self.margin, self.seed = entries, crop + 2 * margin, margin, seed
+        self.edge_windows = edge_windows
         self.usable = [e for e in entries if min(self._shape(e)) >= self.window]
         if not self.usable:
             raise InputError(f"no cached triplet is at least {self.window} pixels a side")
@@ -222,6 +233,8 @@ class CachedTriplets(torch.utils.data.Dataset):
         arrays = {name: np.load(entry / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
         height, width = arrays["covers"].shape[1:]
         y, x = int(rng.integers(height - self.window + 1)), int(rng.integers(width - self.window + 1))
+        if self.edge_windows:
+            y, x = self._snap_to_edge(rng, y, height), self._snap_to_edge(rng, x, width)
         rows, cols = slice(y, y + self.window), slice(x, x + self.window)
         frames = np.asarray(arrays["frames"][:, rows, cols]).astype(np.float32).transpose(0, 3, 1, 2) / 255
         flows = np.asarray(arrays["flows"][:, :, rows, cols], dtype=np.float32)
@@ -233,8 +246,24 @@ class CachedTriplets(torch.utils.data.Dataset):
             "frame0": frames[0], "frame_t": frames[1], "frame1": frames[2],
             "flow01": flows[0], "flow10": flows[1], "metric0": metrics[0], "metric1": metrics[1],
             "warped0": warped[0], "warped1": warped[1], "cover0": covers[0], "cover1": covers[1],
+            "loss_mask": self._loss_mask(y, x, height, width),
         }
         sample, t = augment(sample, t, reverse=rng.random() < 0.5, hflip=rng.random() < 0.5, vflip=rng.random() < 0.5)
         out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sample.items()}
         out["t"] = torch.tensor(float(t))
         return out
+
+    def _snap_to_edge(self, rng: np.random.Generator, start: int, size: int) -> int:
+        """``start``, or with probability ``edge_windows`` the first or the last window position."""
+        if rng.random() >= self.edge_windows:
+            return start
+        return 0 if rng.random() < 0.5 else size - self.window
+
+    def _loss_mask(self, y: int, x: int, height: int, width: int) -> np.ndarray:
+        """(1, S, S) float32: 1 on the centre, and on the margin of each side flush with the frame's edge."""
+        m, end = self.margin, self.window - self.margin
+        mask = np.zeros((1, self.window, self.window), np.float32)
+        top, bottom = 0 if y == 0 else m, self.window if y + self.window == height else end
+        left, right = 0 if x == 0 else m, self.window if x + self.window == width else end
+        mask[:, top:bottom, left:right] = 1
+        return mask

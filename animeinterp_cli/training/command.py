@@ -114,6 +114,12 @@ def synthesis_command(
         typer.Option(help="Frame loss: mse, or psnr (−PSNR per window, averaged, as validation measures); "
                           "default: mse, or a resumed run's own."),
     ] = None,
+    edge_windows: Annotated[
+        Optional[float],
+        typer.Option(help="Probability, per axis, of a window flush with the frame's edge, whose margin there is "
+                          "in the loss: the correction is trained up to the edges, so the network needs no "
+                          "border fade (a new run; default 0, or a resumed run's own)."),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT_DIR from its last.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -125,7 +131,7 @@ def synthesis_command(
         val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
         weights=tuple(_name_weight(item) for item in weight or ()), ema_decay=ema_decay,
         disagreement_gate=disagreement_gate, correction_downscale=correction_downscale, error_inputs=error_inputs,
-        loss=loss,
+        loss=loss, edge_windows=edge_windows,
     )
     config.check()
     result = _with_progress(steps, quiet, lambda on_step, on_message: train_residual(config, on_step, on_message))

@@ -84,6 +84,10 @@ class ResidualTrainConfig:
     #: the frame loss (:data:`LOSSES`): "mse", or "psnr" (−PSNR per window, averaged); None:
     #: a resumed run's own, "mse" for a new one
     loss: str | None = None
+    #: probability, per axis, of a window flush with the frame's edge (:class:`CachedTriplets`);
+    #: a new run with edge windows trains its network without a border fade. None: a resumed
+    #: run's own, 0 for a new one
+    edge_windows: float | None = None
     validation_dir: Path = field(default=VALIDATION_TRIPLETS)
     val_limit: int | None = None
 
@@ -122,6 +126,10 @@ class ResidualTrainConfig:
             raise AnimeInterpError("--correction-downscale sets up a new run; a resumed run keeps its network's")
         if self.loss is not None and self.loss not in LOSSES:
             raise AnimeInterpError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.edge_windows is not None and not 0 <= self.edge_windows <= 1:
+            raise AnimeInterpError(f"--edge-windows is a probability in [0, 1], got {self.edge_windows}")
+        if self.resume and self.edge_windows is not None:
+            raise AnimeInterpError("--edge-windows sets up a new run; a resumed run keeps its own")
         if self.resume and self.error_inputs:
             raise AnimeInterpError("--error-inputs sets up a new run; a resumed run keeps its network's")
 
@@ -142,16 +150,16 @@ def trainable_parameters(model: AnimeInterp) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def residual_step(model: AnimeInterp, batch: dict[str, torch.Tensor], margin: int, loss: str = "mse") -> torch.Tensor:
-    """The frame loss (:data:`LOSSES`, MSE by default) of one batch of cached windows, on their centres."""
+def residual_step(model: AnimeInterp, batch: dict[str, torch.Tensor], loss: str = "mse") -> torch.Tensor:
+    """The frame loss (:data:`LOSSES`, MSE by default) of one batch of cached windows, where
+    their "loss_mask" is 1 (the centres, and the margins flush with a frame's edge)."""
     img0, img1 = batch["frame0"], batch["frame1"]
     t = batch["t"].float().view(-1, 1, 1, 1)
     motion = model.feature_pyramids((torch.cat((img0, img1)) * 2 - 1).contiguous(memory_format=torch.channels_last))
     motion.update({key: batch[key] for key in ("flow01", "flow10", "metric0", "metric1")})
     splats = {key: batch[key] for key in ("warped0", "warped1", "cover0", "cover1")}
     frame = model.refine_blend(img0, img1, motion, splats, t)
-    centre = slice(margin, frame.shape[-1] - margin)
-    return LOSSES[loss](frame[..., centre, centre], batch["frame_t"][..., centre, centre])
+    return LOSSES[loss](frame, batch["frame_t"], batch["loss_mask"])
 
 
 def source_weights(dataset: CachedTriplets, weights: tuple[tuple[str, float], ...]) -> np.ndarray:
@@ -223,8 +231,10 @@ def build_model(config: ResidualTrainConfig) -> AnimeInterp:
         model = AnimeInterp(AnimeInterpConfig.guided_tiny() if config.tiny else AnimeInterpConfig.guided())
     if config.error_inputs and not model.config.synthesis.error_inputs:
         model = with_error_inputs(model)
+    # trained up to the frame's edges, the correction has no untrained border to fade out
     settings = synthesis_settings(disagreement_gate=config.disagreement_gate,
-                                  correction_downscale=config.correction_downscale)
+                                  correction_downscale=config.correction_downscale,
+                                  border_fade=0 if config.edge_windows else None)
     return with_synthesis(model, **settings).train() if settings else model
 
 
@@ -252,6 +262,7 @@ def train_residual(
     model.train()
     # a resumed run keeps the loss it was started with unless told otherwise
     loss_name = config.loss or (state or {}).get("train", {}).get("loss") or "mse"
+    edge_windows = (config.edge_windows if state is None else state.get("train", {}).get("edge_windows")) or 0.0
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=1e-4)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
@@ -262,7 +273,8 @@ def train_residual(
     if state is not None and "averaged" in state:
         averaged.load_state_dict(state["averaged"])
 
-    dataset = CachedTriplets(open_cache(config.cache, CacheSettings.of(model)), config.crop, config.margin, config.seed)
+    dataset = CachedTriplets(open_cache(config.cache, CacheSettings.of(model)), config.crop, config.margin, config.seed,
+                             edge_windows)
     validation = load_validation(config.validation_dir, model.size_multiple, config.val_limit) if config.val_every else []
     reference = classic_reference(validation) if validation else {}
 
@@ -271,7 +283,8 @@ def train_residual(
             last_path, model, model.config.to_dict(), optimizer=optimizer.state_dict(), averaged=averaged.state_dict(),
             step=step, best_psnr=best_psnr,
             elapsed_s=elapsed, samples=samples, stage="residual",
-            train={**{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}, "loss": loss_name},
+            train={**{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}, "loss": loss_name,
+                   "edge_windows": edge_windows},
         )
 
     def run_validation() -> None:
@@ -299,7 +312,7 @@ def train_residual(
             break
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
-        loss = residual_step(model, batch, config.margin, loss_name)
+        loss = residual_step(model, batch, loss_name)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], GRADIENT_CLIP)

@@ -154,12 +154,12 @@ def test_training_learns_a_correction_the_classic_output_lacks(cache):
     batch = next(_batches(dataset, 3, 0, seed=0))
     batch["frame_t"] = batch["frame_t"] + 0.05  # the rendered frames stay below 0.95
     optimizer = torch.optim.Adam(trainable_parameters(model), lr=3e-3)
-    before = float(residual_step(model, batch, 4).detach())
+    before = float(residual_step(model, batch).detach())
     for _ in range(40):
         optimizer.zero_grad()
-        residual_step(model, batch, 4).backward()
+        residual_step(model, batch).backward()
         optimizer.step()
-    assert float(residual_step(model, batch, 4).detach()) < 0.7 * before
+    assert float(residual_step(model, batch).detach()) < 0.7 * before
 
 
 def _config(tmp_path: Path, cache: Path, **changes) -> ResidualTrainConfig:
@@ -208,6 +208,8 @@ def test_validation_starts_at_exactly_the_classic_score(cache, tmp_path, samples
         ({"correction_downscale": 2, "resume": True}, "nothing to resume"),
         ({"error_inputs": True, "resume": True}, "nothing to resume"),
         ({"loss": "l1"}, "--loss must be one of mse, psnr"),
+        ({"edge_windows": 1.5}, "--edge-windows is a probability"),
+        ({"edge_windows": float("nan")}, "--edge-windows is a probability"),
     ],
 )
 def test_bad_settings_are_refused_in_one_line(cache, tmp_path, changes, message):
@@ -356,13 +358,13 @@ def test_a_run_with_error_inputs_starts_from_init_at_its_output_and_trains(cache
     assert widened.config.synthesis.error_inputs
     batch = next(_batches(CachedTriplets(open_cache(cache), crop=40, margin=4), 2, 0, seed=0))
     with torch.no_grad():
-        assert torch.equal(residual_step(widened, batch, 4), residual_step(trained.train(), batch, 4))
+        assert torch.equal(residual_step(widened, batch), residual_step(trained.train(), batch))
     assert train_residual(_config(tmp_path, cache, init=tmp_path / "trained.pt", error_inputs=True))["step"] == 4
 
 
 def test_a_border_fade_within_the_margin_changes_nothing_training_sees_and_a_wider_one_does(cache):
-    """The loss covers a window's centre only, so a fade no wider than the margin leaves it
-    exactly as it was; one wider reaches into the centre."""
+    """The loss covers these windows' centres only (none is flush with a frame's edge), so a
+    fade no wider than the margin leaves it exactly as it was; one wider reaches into the centre."""
     from models.animeinterp import with_synthesis
 
     torch.manual_seed(0)
@@ -370,10 +372,11 @@ def test_a_border_fade_within_the_margin_changes_nothing_training_sees_and_a_wid
     with torch.no_grad():
         trained.synnet.residual_model_tail[-1].weight.normal_(0, 0.2)
     batch = next(_batches(CachedTriplets(open_cache(cache), crop=40, margin=4), 2, 0, seed=0))
+    assert batch["loss_mask"].sum() == 2 * 40 * 40
     with torch.no_grad():
-        loss = residual_step(trained, batch, 4)
-        assert torch.equal(residual_step(with_synthesis(trained, border_fade=4), batch, 4), loss)
-        assert not torch.equal(residual_step(with_synthesis(trained, border_fade=12), batch, 4), loss)
+        loss = residual_step(trained, batch)
+        assert torch.equal(residual_step(with_synthesis(trained, border_fade=4), batch), loss)
+        assert not torch.equal(residual_step(with_synthesis(trained, border_fade=12), batch), loss)
 
 
 def test_the_psnr_loss_is_minus_the_mean_per_image_psnr():
@@ -385,6 +388,51 @@ def test_the_psnr_loss_is_minus_the_mean_per_image_psnr():
     prediction = target + torch.tensor([0.1, 0.01]).view(2, 1, 1, 1)
     expected = (10 * np.log10(0.0101) + 10 * np.log10(0.0002)) / 2
     assert float(negative_psnr(prediction, target)) == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_losses_count_only_the_masked_pixels():
+    """Known answers: off by 0.1 inside the mask and by 0.5 outside, the masked MSE is 1e-2 and
+    the masked PSNR 10·log10(1/0.0101) (with the 1e-4 floor); without the mask both see the 0.5."""
+    from animeinterp_cli.training.losses import mse, negative_psnr
+
+    target = torch.full((2, 3, 8, 8), 0.5)
+    mask = torch.zeros(2, 1, 8, 8)
+    mask[:, :, 2:6, 1:7] = 1
+    prediction = target + 0.1 * mask + 0.5 * (1 - mask)
+    assert float(mse(prediction, target, mask)) == pytest.approx(1e-2)
+    assert float(negative_psnr(prediction, target, mask)) == pytest.approx(10 * np.log10(0.0101), abs=1e-4)
+    assert float(mse(prediction, target)) > 0.1
+
+
+def test_edge_windows_train_up_to_the_frames_edges(cache):
+    """Frames are 72×88 and windows 48 a side with a margin of 4: with edge windows on both
+    axes, every window is flush with one edge of each axis and its loss reaches that edge
+    (44 rows × 44 columns); without, windows drawn inside the frame count their centre only."""
+    inside, flush = CachedTriplets(open_cache(cache), crop=40, margin=4), CachedTriplets(
+        open_cache(cache), crop=40, margin=4, edge_windows=1.0)
+    for visit in range(12):
+        mask = flush.sample(visit % 3, visit)["loss_mask"][0]
+        rows, cols = mask.any(dim=1), mask.any(dim=0)
+        assert int(rows.sum()) == 44 and int(cols.sum()) == 44 and float(mask.sum()) == 44 * 44
+        assert (rows[0] or rows[-1]) and (cols[0] or cols[-1])
+    inner = [float(inside.sample(visit % 3, visit)["loss_mask"].sum()) for visit in range(12)]
+    assert inner.count(40 * 40) >= 10  # a random window is flush with an edge 1 time in 25 per axis
+    with pytest.raises(ValueError, match="probability"):
+        CachedTriplets(open_cache(cache), crop=40, margin=4, edge_windows=-0.1)
+
+
+def test_a_run_with_edge_windows_trains_without_a_border_fade_and_keeps_them_when_resumed(cache, tmp_path):
+    from models.animeinterp import with_synthesis
+
+    faded, network = tmp_path / "faded.pt", with_synthesis(AnimeInterp(AnimeInterpConfig.guided_tiny()), border_fade=4)
+    save_checkpoint(faded, network, network.config.to_dict())
+    assert train_residual(_config(tmp_path, cache, init=faded, edge_windows=0.5))["step"] == 4
+    with pytest.raises(AnimeInterpError, match="--edge-windows sets up a new run"):
+        _config(tmp_path, cache, steps=6, resume=True, edge_windows=0.2).check()
+    assert train_residual(_config(tmp_path, cache, steps=6, resume=True))["step"] == 6
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert state["train"]["edge_windows"] == 0.5
+    assert AnimeInterpConfig.from_dict(state["config"]).synthesis.border_fade == 0
 
 
 def test_a_run_trains_on_the_psnr_loss_and_keeps_it_when_resumed(cache, tmp_path):
