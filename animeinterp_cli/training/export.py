@@ -80,9 +80,7 @@ def export_default(
         "sha256": digest,
         "guidance": config.guidance,
         "config": _describe(config),
-        "sampling": ", ".join(f"{name} ×{w}" for name, w in
-                              read_checkpoint(source or run_dir / "best.pt").extra.get("train", {}).get("weights", ()))
-                    or "uniform",
+        "sampling": _describe_sampling(_train_settings(run_dir, source)),
         "data": data_summary(cache) if cache else "",
         "samples_seen": int(record["samples"]),
         "steps": int(record["step"]),
@@ -129,6 +127,25 @@ def reexport_default(
     entry.update({**rewritten, **(quality or {})})
     _write_default_entry(weights_dir, entry)
     return entry
+
+
+def _train_settings(run_dir: Path, source: Path | None) -> dict:
+    """The settings the run was trained with: stored in ``source`` when it is one of the run's
+    ``last.pt`` copies, else in the run's ``last.pt`` (``best.pt`` holds the weights only)."""
+    for path in (source, run_dir / "last.pt"):
+        if path is not None and Path(path).is_file():
+            train = read_checkpoint(path).extra.get("train")
+            if train is not None:
+                return train
+    return {}
+
+
+def _describe_sampling(train: dict) -> str:
+    """The manifest's line on how training windows were drawn, e.g. 'popeye ×0.25, edge windows 0.3'."""
+    parts = [f"{name} ×{w}" for name, w in train.get("weights", ())] or ["uniform"]
+    if train.get("edge_windows"):
+        parts.append(f"edge windows {train['edge_windows']}")
+    return ", ".join(parts)
 
 
 def _describe(config) -> str:

@@ -237,7 +237,7 @@ def test_export_ships_the_best_checkpoint_as_the_fp16_default_with_its_provenanc
     from animeinterp_cli.weights import default_weights, sha256_of
 
     run = tmp_path / "run"
-    train_residual(_config(tmp_path, cache, steps=2))
+    train_residual(_config(tmp_path, cache, steps=2, weights=(("clip_1", 2.0),), edge_windows=0.5))
     # a validation record marked best, and its checkpoint (what a validated run leaves)
     with (run / "log.jsonl").open("a") as log:
         log.write(json.dumps({"step": 2, "samples": 4, "elapsed_s": 1.5, "val_psnr": 25.0, "val_gain": 0.5,
@@ -256,6 +256,7 @@ def test_export_ships_the_best_checkpoint_as_the_fp16_default_with_its_provenanc
     assert entry["file"] == DEFAULT_FILE and entry["sha256"] == sha256_of(weights / DEFAULT_FILE)
     assert entry["samples_seen"] == 4 and entry["validation_gain_db"] == 0.5 and entry["guidance"] == "dis"
     assert entry["data"] == "3 real triplets cut from clips (clip 3)"
+    assert entry["sampling"] == "clip_1 ×2.0, edge windows 0.5"  # from the run's last.pt: best.pt holds weights only
     stored = torch.load(weights / DEFAULT_FILE, weights_only=True)["state_dict"]
     assert all(v.dtype == torch.float16 for v in stored.values() if v.is_floating_point())
     assert load_animeinterp(weights / DEFAULT_FILE).config == trained.config
