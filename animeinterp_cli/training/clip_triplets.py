@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except (AnimeInterpError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"{total} triplets in {args.out_dir}")
+    print(f"wrote {total} triplets to {args.out_dir}")
     return 0
 
 

@@ -60,3 +60,4 @@ def test_command_refuses_an_empty_folder_and_bad_numbers(tmp_path, clip, capsys)
     assert "no video clips" in capsys.readouterr().err
     assert main([str(clip), str(tmp_path / "out"), "--every", "0"]) == 1
     assert main([str(clip), str(tmp_path / "out")]) == 0
+    assert f"wrote 3 triplets to {tmp_path / 'out'}" in capsys.readouterr().out
