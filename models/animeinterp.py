@@ -119,10 +119,16 @@ class AnimeInterp(FrameInterpolator):
             motion[f"features0_{level}"], motion[f"features1_{level}"] = features[:batch], features[batch:]
         return motion
 
+    @property
+    def correction_multiple(self) -> int:
+        """The multiple the correction branch pads the frames' size to: 4 at 1/``correction_downscale``
+        resolution."""
+        return 4 * self.config.synthesis.correction_downscale
+
     def _pad_for_correction(self, maps: torch.Tensor) -> torch.Tensor:
         """``maps`` (B, C, H, W) edge-replicated at the bottom and right to the size the
-        correction branch works at: a multiple of 4 at 1/``correction_downscale`` resolution."""
-        multiple = 4 * self.config.synthesis.correction_downscale
+        correction branch works at (:attr:`correction_multiple`)."""
+        multiple = self.correction_multiple
         height, width = maps.shape[-2:]
         pad_h, pad_w = (-height) % multiple, (-width) % multiple
         return F.pad(maps, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else maps

@@ -199,19 +199,25 @@ class CachedTriplets(torch.utils.data.Dataset):
     side where the window is flush with the frame's edge the margin too (the network sees
     there what it sees at inference: the frame ends). ``edge_windows`` is the probability, per
     axis, that a window is drawn flush with one of the frame's two edges on that axis, so that
-    the correction is trained up to the frame's edges. Index i always gives the same sample
-    for a given ``seed``.
+    the correction is trained up to the frame's edges. ``pad_multiple``: the multiple the
+    network pads its correction's inputs to at inference, replicating the frame's last row and
+    column (:attr:`models.animeinterp.AnimeInterp.correction_multiple`); a window flush with the
+    frame's bottom (right) edge then has its last k rows (columns) of every map replaced by the
+    row (column) before them, k drawn from 0 … ``pad_multiple`` − 1, as a frame k short of a
+    multiple is padded, and out of the loss (at inference they are cropped off). Index i always
+    gives the same sample for a given ``seed``.
     """
 
     def __init__(
-        self, entries: list[Path], crop: int = 192, margin: int = 16, seed: int = 0, edge_windows: float = 0.0
+        self, entries: list[Path], crop: int = 192, margin: int = 16, seed: int = 0, edge_windows: float = 0.0,
+        pad_multiple: int = 1,
     ) -> None:
         if (crop + 2 * margin) % 4:
             raise ValueError("crop + 2·margin must be a multiple of 4 (GridNet's levels)")
         if not 0 <= edge_windows <= 1:
             raise ValueError(f"edge_windows is a probability, got {edge_windows}")
         self.entries, self.window, self.margin, self.seed = entries, crop + 2 * margin, margin, seed
-        self.edge_windows = edge_windows
+        self.edge_windows, self.pad_multiple = edge_windows, pad_multiple
         self.usable = [e for e in entries if min(self._shape(e)) >= self.window]
         if not self.usable:
             raise InputError(f"no cached triplet is at least {self.window} pixels a side")
@@ -249,6 +255,8 @@ class CachedTriplets(torch.utils.data.Dataset):
             "loss_mask": self._loss_mask(y, x, height, width),
         }
         sample, t = augment(sample, t, reverse=rng.random() < 0.5, hflip=rng.random() < 0.5, vflip=rng.random() < 0.5)
+        if self.pad_multiple > 1:
+            sample = self._padded_as_at_inference(sample, rng)
         out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sample.items()}
         out["t"] = torch.tensor(float(t))
         return out
@@ -258,6 +266,22 @@ class CachedTriplets(torch.utils.data.Dataset):
         if rng.random() >= self.edge_windows:
             return start
         return 0 if rng.random() < 0.5 else size - self.window
+
+    def _padded_as_at_inference(self, sample: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``sample`` (after augmentation, so that the pad lands where inference puts it: at the
+        bottom and the right) with its last k rows / columns edge-replicated where the window is
+        flush with the frame's bottom / right edge (its loss mask reaches it), and masked out."""
+        centre = self.window // 2
+        mask = sample["loss_mask"]
+        for axis, flush in ((1, bool(mask[0, -1, centre])), (2, bool(mask[0, centre, -1]))):
+            pad = int(rng.integers(self.pad_multiple)) if flush else 0
+            if pad:
+                kept = self.window - pad
+                sample = {key: np.concatenate([value.take(range(kept), axis=axis),
+                                               np.repeat(value.take([kept - 1], axis=axis), pad, axis=axis)], axis=axis)
+                          for key, value in sample.items()}
+                sample["loss_mask"][(slice(None),) * axis + (slice(kept, None),)] = 0
+        return sample
 
     def _loss_mask(self, y: int, x: int, height: int, width: int) -> np.ndarray:
         """(1, S, S) float32: 1 on the centre, and on the margin of each side flush with the frame's edge."""

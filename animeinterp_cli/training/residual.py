@@ -273,8 +273,9 @@ def train_residual(
     if state is not None and "averaged" in state:
         averaged.load_state_dict(state["averaged"])
 
+    # edge windows also see the padding the correction's inputs get at inference
     dataset = CachedTriplets(open_cache(config.cache, CacheSettings.of(model)), config.crop, config.margin, config.seed,
-                             edge_windows)
+                             edge_windows, pad_multiple=model.correction_multiple if edge_windows else 1)
     validation = load_validation(config.validation_dir, model.size_multiple, config.val_limit) if config.val_every else []
     reference = classic_reference(validation) if validation else {}
 

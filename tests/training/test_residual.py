@@ -422,6 +422,34 @@ def test_edge_windows_train_up_to_the_frames_edges(cache):
         CachedTriplets(open_cache(cache), crop=40, margin=4, edge_windows=-0.1)
 
 
+def test_edge_windows_at_the_bottom_and_right_are_padded_as_at_inference(cache):
+    """With ``pad_multiple`` 4, a window flush with the frame's bottom (right) edge ends in k
+    rows (columns), k in 0…3, that repeat the one before them and are out of the loss; the rest
+    of the window, and any window flush with the top or left edge, is as without the padding."""
+    plain, padded = (CachedTriplets(open_cache(cache), crop=40, margin=4, edge_windows=1.0, pad_multiple=m)
+                     for m in (1, 4))
+    pads = []
+    for visit in range(24):
+        a, b = plain.sample(visit % 3, visit), padded.sample(visit % 3, visit)
+        row_mask, col_mask = a["loss_mask"][0, :, 24], a["loss_mask"][0, 24, :]
+        k_rows = int((row_mask - b["loss_mask"][0, :, 24]).sum())
+        k_cols = int((col_mask - b["loss_mask"][0, 24, :]).sum())
+        if not row_mask[-1]:
+            assert k_rows == 0
+        if not col_mask[-1]:
+            assert k_cols == 0
+        pads += [k for k, flush in ((k_rows, row_mask[-1]), (k_cols, col_mask[-1])) if flush]
+        h, w = 48 - k_rows, 48 - k_cols
+        for key in ("frame0", "flow10", "warped1", "metric0", "frame_t"):
+            torch.testing.assert_close(b[key][:, :h, :w], a[key][:, :h, :w])
+            torch.testing.assert_close(b[key][:, h:, :w], b[key][:, h - 1 : h, :w].expand(-1, k_rows, -1))
+            torch.testing.assert_close(b[key][:, :, w:], b[key][:, :, w - 1 : w].expand(-1, -1, k_cols))
+        expected = a["loss_mask"].clone()
+        expected[:, h:, :], expected[:, :, w:] = 0, 0
+        torch.testing.assert_close(b["loss_mask"], expected)
+    assert max(pads) <= 3 and len(set(pads) - {0}) >= 2
+
+
 def test_a_run_with_edge_windows_trains_without_a_border_fade_and_keeps_them_when_resumed(cache, tmp_path):
     from models.animeinterp import with_synthesis
 
