@@ -77,22 +77,31 @@ def prepare_command(
 def synthesis_command(
     out_dir: Annotated[Path, typer.Argument(help="Run folder: checkpoints, log.jsonl and curve.png go here.")],
     cache: Annotated[Path, typer.Option(help="The training cache (`animeinterp train prepare`).")],
-    steps: Annotated[int, typer.Option(help="Total optimisation steps (a resumed run continues up to this).")] = 60_000,
-    batch_size: Annotated[int, typer.Option(help="Windows per step.")] = 8,
-    crop: Annotated[int, typer.Option(help="Side of the loss crop in pixels; the network sees a margin around it.")] = 192,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW; warm-up, then cosine decay).")] = 1e-3,
+    steps: Annotated[Optional[int], typer.Option(
+        help="Total optimisation steps: a resumed run continues up to this (default 60,000, or a resumed run's own).",
+    )] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Windows per step (default 8, or a resumed run's own).")] = None,
+    crop: Annotated[Optional[int], typer.Option(
+        help="Side of the loss crop in pixels; the network sees a margin around it (default 192, or a resumed run's own).",
+    )] = None,
+    lr: Annotated[Optional[float], typer.Option(
+        help="Peak learning rate (AdamW; warm-up, then cosine decay; default 1e-3, or a resumed run's own).",
+    )] = None,
     val_every: Annotated[int, typer.Option(help="Validate on the sample triplets every N steps (0 = never).")] = 500,
     val_limit: Annotated[Optional[int], typer.Option(min=1, help="Validate on the first N triplets only.")] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Save last.pt every N steps.")] = 100,
     threads: Annotated[int, typer.Option(help="CPU threads (one leaves the other core free).")] = 1,
-    seed: Annotated[int, typer.Option(help="Data seed.")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Data seed (default 0, or a resumed run's own).")] = None,
     init: Annotated[
         Optional[Path], typer.Option(help="Start a new run from these weights (e.g. the candidate in weights/).")
     ] = None,
-    ema_decay: Annotated[float, typer.Option(help="Decay of the weights' moving average, which is validated and saved.")] = 0.995,
+    ema_decay: Annotated[Optional[float], typer.Option(
+        help="Decay of the weights' moving average, which is validated and saved (default 0.995, or a resumed run's own).",
+    )] = None,
     weight: Annotated[
         Optional[list[str]],
-        typer.Option(help="NAME=W: draw the cached triplets whose name holds NAME W times as often (repeatable)."),
+        typer.Option(help="NAME=W: draw the cached triplets whose name holds NAME W times as often (repeatable; "
+                          "default: uniform, or a resumed run's own)."),
     ] = None,
     disagreement_gate: Annotated[
         Optional[float],
@@ -129,7 +138,7 @@ def synthesis_command(
     config = ResidualTrainConfig(
         out_dir=out_dir, cache=cache, steps=steps, batch_size=batch_size, crop=crop, lr=lr, val_every=val_every,
         val_limit=val_limit, checkpoint_every=checkpoint_every, threads=threads, seed=seed, init=init, resume=resume,
-        weights=tuple(_name_weight(item) for item in weight or ()), ema_decay=ema_decay,
+        weights=tuple(_name_weight(item) for item in weight) if weight else None, ema_decay=ema_decay,
         disagreement_gate=disagreement_gate, correction_downscale=correction_downscale, error_inputs=error_inputs,
         loss=loss, edge_windows=edge_windows,
     )
@@ -206,8 +215,9 @@ def _name_weight(item: str) -> tuple[str, float]:
         raise typer.BadParameter(f"expected NAME=WEIGHT, got {item!r}", param_hint="--weight") from None
 
 
-def _with_progress(steps: int, quiet: bool, run):
-    """Run ``run(on_step, on_message)`` under a progress bar of ``steps``."""
+def _with_progress(steps: int | None, quiet: bool, run):
+    """Run ``run(on_step, on_message)`` under a progress bar of ``steps``, or of the ``total``
+    that ``on_step`` is given (a resumed run's own)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     progress = Progress(
@@ -217,8 +227,8 @@ def _with_progress(steps: int, quiet: bool, run):
     with progress:
         task = progress.add_task("train", total=steps, loss="--")
 
-        def on_step(step: int, loss: float) -> None:
-            progress.update(task, completed=step, loss=f"{loss:.4f}")
+        def on_step(step: int, loss: float, total: int | None = None) -> None:
+            progress.update(task, completed=step, total=total, loss=f"{loss:.4f}")
 
         return run(on_step, progress.console.print)
 

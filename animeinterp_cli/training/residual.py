@@ -20,7 +20,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -54,26 +54,48 @@ WARMUP_STEPS = 200
 
 
 @dataclass(frozen=True)
-class ResidualTrainConfig:
-    """One run of the residual synthesis stage (see the module docstring)."""
+class RunSettings:
+    """The settings a run trains with that a resumed run keeps unless they are given again
+    (left at None in :class:`ResidualTrainConfig`); the defaults are a new run's."""
 
-    out_dir: Path
-    cache: Path
     steps: int = 60_000
     batch_size: int = 8
     crop: int = 192
     margin: int = 16
     lr: float = 1e-3
-    val_every: int = 500
-    checkpoint_every: int = 100
-    threads: int = 1
     seed: int = 0
-    resume: bool = False
-    init: Path | None = None
     #: (name, weight) pairs: entries whose folder name holds ``name`` are drawn ``weight``× as often
     weights: tuple[tuple[str, float], ...] = ()
     #: decay of the weights' moving average (~1 / (1 − decay) steps of memory)
     ema_decay: float = 0.995
+    #: the frame loss (:data:`LOSSES`): "mse", or "psnr" (−PSNR per window, averaged)
+    loss: str = "mse"
+    #: probability, per axis, of a window flush with the frame's edge (:class:`CachedTriplets`);
+    #: a new run with edge windows trains its network without a border fade
+    edge_windows: float = 0.0
+
+
+@dataclass(frozen=True)
+class ResidualTrainConfig:
+    """One run of the residual synthesis stage (see the module docstring)."""
+
+    out_dir: Path
+    cache: Path
+    #: the settings of :class:`RunSettings` (steps … edge_windows): None is a resumed run's own,
+    #: or the default for a new one (:meth:`resolved`)
+    steps: int | None = None
+    batch_size: int | None = None
+    crop: int | None = None
+    margin: int | None = None
+    lr: float | None = None
+    val_every: int = 500
+    checkpoint_every: int = 100
+    threads: int = 1
+    seed: int | None = None
+    resume: bool = False
+    init: Path | None = None
+    weights: tuple[tuple[str, float], ...] | None = None
+    ema_decay: float | None = None
     tiny: bool = False
     #: the network's disagreement gate threshold (None: as the new network or ``init`` has it)
     disagreement_gate: float | None = None
@@ -81,24 +103,34 @@ class ResidualTrainConfig:
     correction_downscale: int | None = None
     #: give the network (new, or ``init``'s, widened at zero) the splatted photometric errors
     error_inputs: bool = False
-    #: the frame loss (:data:`LOSSES`): "mse", or "psnr" (−PSNR per window, averaged); None:
-    #: a resumed run's own, "mse" for a new one
     loss: str | None = None
-    #: probability, per axis, of a window flush with the frame's edge (:class:`CachedTriplets`);
-    #: a new run with edge windows trains its network without a border fade. None: a resumed
-    #: run's own, 0 for a new one
     edge_windows: float | None = None
     validation_dir: Path = field(default=VALIDATION_TRIPLETS)
     val_limit: int | None = None
 
+    def resolved(self, stored: dict | None) -> RunSettings:
+        """The run's settings: each one given here, else ``stored``'s (a resumed run's, as its
+        last.pt keeps them), else — a new run, or a setting the run predates — the default."""
+        stored, defaults = stored or {}, RunSettings()
+        values = {}
+        for setting in fields(RunSettings):
+            given = getattr(self, setting.name)
+            values[setting.name] = stored.get(setting.name, getattr(defaults, setting.name)) if given is None else given
+        values["weights"] = tuple((str(name), float(w)) for name, w in values["weights"])
+        return RunSettings(**values)
+
     def check(self) -> None:
-        """Raise a one-line error on a setting that cannot work."""
+        """Raise a one-line error on a setting that cannot work (a setting left at None is
+        the run's own, or a default)."""
         for name in ("steps", "batch_size", "threads", "checkpoint_every"):
-            if getattr(self, name) <= 0:
-                raise AnimeInterpError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise AnimeInterpError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
             raise AnimeInterpError(f"--lr must be a positive number, got {self.lr}")
-        if self.crop < 32 or self.margin < 0 or (self.crop + 2 * self.margin) % 4:
+        crop = RunSettings.crop if self.crop is None else self.crop
+        margin = RunSettings.margin if self.margin is None else self.margin
+        if crop < 32 or margin < 0 or (crop + 2 * margin) % 4:
             raise AnimeInterpError("--crop must be at least 32 and crop + 2·margin a multiple of 4")
         if self.val_every < 0:
             raise AnimeInterpError("--val-every must be ≥ 0")
@@ -109,9 +141,9 @@ class ResidualTrainConfig:
             raise AnimeInterpError(f"{self.out_dir} already holds a run; pass --resume to continue it")
         if self.resume and self.init is not None:
             raise AnimeInterpError("--init starts a new run; it cannot be combined with --resume")
-        if not 0 <= self.ema_decay < 1:
+        if self.ema_decay is not None and not 0 <= self.ema_decay < 1:
             raise AnimeInterpError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
-        if any(not (math.isfinite(w) and w >= 0) for _, w in self.weights):
+        if any(not (math.isfinite(w) and w >= 0) for _, w in self.weights or ()):
             raise AnimeInterpError("--weight values must be finite and ≥ 0")
         if self.init is not None and not Path(self.init).is_file():
             raise InputError(f"--init weights not found: {self.init}")
@@ -134,12 +166,12 @@ class ResidualTrainConfig:
             raise AnimeInterpError("--error-inputs sets up a new run; a resumed run keeps its network's")
 
 
-def learning_rate(config: ResidualTrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay to a tenth of ``lr`` at ``config.steps``."""
+def learning_rate(run: RunSettings, step: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth of ``lr`` at ``run.steps``."""
     if step < WARMUP_STEPS:
-        return config.lr * (step + 1) / WARMUP_STEPS
-    progress = min(1.0, (step - WARMUP_STEPS) / max(1, config.steps - WARMUP_STEPS))
-    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return run.lr * (step + 1) / WARMUP_STEPS
+    progress = min(1.0, (step - WARMUP_STEPS) / max(1, run.steps - WARMUP_STEPS))
+    return run.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def trainable_parameters(model: AnimeInterp) -> list[torch.nn.Parameter]:
@@ -240,10 +272,11 @@ def build_model(config: ResidualTrainConfig) -> AnimeInterp:
 
 def train_residual(
     config: ResidualTrainConfig,
-    on_step: Callable[[int, float], None] | None = None,
+    on_step: Callable[[int, float, int], None] | None = None,
     on_message: Callable[[str], None] | None = None,
 ) -> dict:
-    """Run (or resume) the residual stage; returns {"step", "best_psnr", "elapsed_s"}."""
+    """Run (or resume) the residual stage; ``on_step(step, loss, total steps)``; returns {"step",
+    "best_psnr", "elapsed_s", "samples"}."""
     config.check()
     tell = on_message or (lambda _: None)
     torch.set_num_threads(config.threads)
@@ -255,15 +288,17 @@ def train_residual(
     state = None
     if config.resume:
         model, state = resume_animeinterp(last_path)
+        run = config.resolved(state.get("train"))
         step, best_psnr, elapsed, samples = state["step"], state["best_psnr"], state["elapsed_s"], state["samples"]
+        tell(f"resuming at step {step} of {run.steps}: lr {run.lr:g}, batch {run.batch_size}, loss {run.loss}, "
+             f"seed {run.seed}, sampling " + (", ".join(f"{name} ×{w:g}" for name, w in run.weights) or "uniform")
+             + (f", edge windows {run.edge_windows:g}" if run.edge_windows else ""))
     else:
+        run = config.resolved(None)
         model = build_model(config)
         step, best_psnr, elapsed, samples = 0, -math.inf, 0.0, 0
     model.train()
-    # a resumed run keeps the loss it was started with unless told otherwise
-    loss_name = config.loss or (state or {}).get("train", {}).get("loss") or "mse"
-    edge_windows = (config.edge_windows if state is None else state.get("train", {}).get("edge_windows")) or 0.0
-    optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.lr, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(trainable_parameters(model), lr=run.lr, weight_decay=1e-4)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
     # the weights validated and shipped: an exponential moving average of the trained ones
@@ -274,8 +309,8 @@ def train_residual(
         averaged.load_state_dict(state["averaged"])
 
     # edge windows also see the padding the correction's inputs get at inference
-    dataset = CachedTriplets(open_cache(config.cache, CacheSettings.of(model)), config.crop, config.margin, config.seed,
-                             edge_windows, pad_multiple=model.correction_multiple if edge_windows else 1)
+    dataset = CachedTriplets(open_cache(config.cache, CacheSettings.of(model)), run.crop, run.margin, run.seed,
+                             run.edge_windows, pad_multiple=model.correction_multiple if run.edge_windows else 1)
     validation = load_validation(config.validation_dir, model.size_multiple, config.val_limit) if config.val_every else []
     reference = classic_reference(validation) if validation else {}
 
@@ -284,8 +319,7 @@ def train_residual(
             last_path, model, model.config.to_dict(), optimizer=optimizer.state_dict(), averaged=averaged.state_dict(),
             step=step, best_psnr=best_psnr,
             elapsed_s=elapsed, samples=samples, stage="residual",
-            train={**{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}, "loss": loss_name,
-                   "edge_windows": edge_windows},
+            train={**{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}, **asdict(run)},
         )
 
     def run_validation() -> None:
@@ -308,34 +342,34 @@ def train_residual(
         run_validation()
     running: list[float] = []
     tic = time.monotonic()
-    for batch in _batches(dataset, config.batch_size, samples, config.seed, config.weights):
-        if step >= config.steps:
+    for batch in _batches(dataset, run.batch_size, samples, run.seed, run.weights):
+        if step >= run.steps:
             break
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step)
-        loss = residual_step(model, batch, loss_name)
+            group["lr"] = learning_rate(run, step)
+        loss = residual_step(model, batch, run.loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], GRADIENT_CLIP)
         optimizer.step()
         with torch.no_grad():
             for mean, current in zip(averaged.parameters(), model.parameters()):
-                mean.lerp_(current, 1 - config.ema_decay)
+                mean.lerp_(current, 1 - run.ema_decay)
         step += 1
         samples += batch["t"].shape[0]
         now = time.monotonic()
         elapsed, tic = elapsed + now - tic, now
         running.append(float(loss.detach()))
-        if step % LOG_EVERY == 0 or step == config.steps:
-            log.write({"step": step, "samples": samples, "lr": learning_rate(config, step - 1), "elapsed_s": elapsed,
+        if step % LOG_EVERY == 0 or step == run.steps:
+            log.write({"step": step, "samples": samples, "lr": learning_rate(run, step - 1), "elapsed_s": elapsed,
                        "loss": float(np.mean(running)), "samples_per_s": samples / max(elapsed, 1e-9)})
             running = []
         if on_step:
-            on_step(step, float(loss.detach()))
-        if validation and (step % config.val_every == 0 or step == config.steps):
+            on_step(step, float(loss.detach()), run.steps)
+        if validation and (step % config.val_every == 0 or step == run.steps):
             run_validation()
             tic = time.monotonic()  # validation time is not training time
-        if step % config.checkpoint_every == 0 or step == config.steps:
+        if step % config.checkpoint_every == 0 or step == run.steps:
             checkpoint()
     checkpoint()
     return {"step": step, "best_psnr": best_psnr, "elapsed_s": elapsed, "samples": samples}

@@ -16,7 +16,9 @@ from animeinterp_cli.training.cache import INDEX, CachedTriplets, CacheSettings,
 from animeinterp_cli.training.dataset import read_atd_folder
 from animeinterp_cli.training.residual import (
     ResidualTrainConfig,
+    RunSettings,
     _batches,
+    learning_rate,
     residual_step,
     source_weights,
     train_residual,
@@ -228,6 +230,31 @@ def test_train_commands_refuse_bad_input_in_one_line(tmp_path, capsys):
     assert code == 1 and "not a training cache" in err and err.strip().count("\n") == 0
     code, err = run_cli(capsys, "train", "synthesis", tmp_path / "run", "--cache", tmp_path, "--weight", "popeye")
     assert code == 2 and "NAME=WEIGHT" in err
+
+
+def test_a_resumed_run_keeps_its_own_settings_unless_they_are_given_again(cache, tmp_path, capsys):
+    """Through the command: ``--resume`` continues with the run's learning rate, seed, sampling
+    weights, batch, crop and moving-average decay (they used to fall back to the defaults, so a
+    resumed run trained on at lr 1e-3 with uniform sampling), says so, and a setting given
+    again replaces the run's own."""
+    from tests.test_cli import run_cli
+
+    run = tmp_path / "run"
+    first = ["train", "synthesis", run, "--cache", cache, "--steps", "4", "--lr", "5e-4", "--seed", "3",
+             "--weight", "clip_1=2", "--ema-decay", "0.9", "--batch-size", "2", "--crop", "40", "--val-every", "0"]
+    assert run_cli(capsys, *first, "-q")[0] == 0
+    code, err = run_cli(capsys, "train", "synthesis", run, "--cache", cache, "--resume", "--steps", "6", "--val-every", "0")
+    said = " ".join(err.split())  # the console wraps lines
+    assert code == 0 and "resuming at step 4 of 6: lr 0.0005, batch 2, loss mse, seed 3, sampling clip_1 ×2" in said
+    train = torch.load(run / "last.pt", weights_only=True)["train"]
+    kept = (train["lr"], train["seed"], tuple(map(tuple, train["weights"])), train["ema_decay"], train["batch_size"], train["crop"])
+    assert kept == (5e-4, 3, (("clip_1", 2.0),), 0.9, 2, 40)
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert logged[-1]["step"] == 6 and logged[-1]["lr"] == pytest.approx(learning_rate(RunSettings(steps=6, lr=5e-4), 5))
+    assert run_cli(capsys, "train", "synthesis", run, "--cache", cache, "--resume", "--steps", "8", "--lr", "2e-4",
+                   "--val-every", "0", "-q")[0] == 0
+    train = torch.load(run / "last.pt", weights_only=True)["train"]
+    assert (train["steps"], train["lr"], train["seed"]) == (8, 2e-4, 3)
 
 
 def test_export_ships_the_best_checkpoint_as_the_fp16_default_with_its_provenance(cache, tmp_path, monkeypatch):
