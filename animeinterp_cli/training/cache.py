@@ -277,9 +277,8 @@ class CachedTriplets(torch.utils.data.Dataset):
             pad = int(rng.integers(self.pad_multiple)) if flush else 0
             if pad:
                 kept = self.window - pad
-                sample = {key: np.concatenate([value.take(range(kept), axis=axis),
-                                               np.repeat(value.take([kept - 1], axis=axis), pad, axis=axis)], axis=axis)
-                          for key, value in sample.items()}
+                rows = np.minimum(np.arange(self.window), kept - 1)  # the last kept row, repeated
+                sample = {key: value.take(rows, axis=axis) for key, value in sample.items()}
                 sample["loss_mask"][(slice(None),) * axis + (slice(kept, None),)] = 0
         return sample
 
