@@ -29,7 +29,7 @@ from animeinterp_cli.training.export import shippable_model, undo_export_scale  
 from animeinterp_cli.training.validation import dis_guidance, load_validation  # noqa: E402
 from models.animeinterp import with_synthesis  # noqa: E402
 from models.classic import ClassicInterpolator  # noqa: E402
-from models.interpolator import FrameInterpolator  # noqa: E402
+from models.interpolator import FrameInterpolator, to_uint8_frames  # noqa: E402
 
 BAND = 8
 #: (rows cut off the top, rows cut off the bottom)
@@ -41,8 +41,7 @@ def interpolate(model: FrameInterpolator, img0: torch.Tensor, img1: torch.Tensor
     """The middle frame (H, W, 3) in [0, 1], rounded to uint8 levels, from the pair's DIS flows."""
     flow01, flow10 = dis_guidance(img0, img1)
     motion = model.estimate(img0, img1, flow01, flow10)
-    middle = model.synthesize(img0, img1, motion, torch.full((1,), 0.5))[0].permute(1, 2, 0).numpy()
-    return np.round(middle.clip(0, 1) * 255) / 255
+    return to_uint8_frames(model.synthesize(img0, img1, motion, torch.full((1,), 0.5)))[0] / 255
 
 
 def main() -> None:
@@ -62,8 +61,7 @@ def main() -> None:
         sys.exit(f"no sample triplet named {args.triplet}*")
     triplet = matches[0]
     height = triplet.size[0]
-    truth = triplet.middle.astype(np.float64)
-    truth = truth / 255 if truth.max() > 1.5 else truth
+    truth = triplet.middle / 255  # uint8 (H, W, 3)
     print(f"{triplet.name} ({triplet.size[1]}x{height}), border fade {args.border_fade}")
     for top, bottom in CROPS:
         rows = slice(top, height - bottom)
